@@ -1,0 +1,147 @@
+"""Shared fixtures: a management node under a temporary XCATPY_ROOT.
+
+``mn`` initialises a real database (SQLite by default; PostgreSQL for tests
+parametrised with ``store_backend``) and ``run`` runs a command's real entry
+point in-process with captured output and exit code.  Tests that need the
+installed console scripts use ``run_script``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PG_URL = os.environ.get("XCATPY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def _main_of(command: str):  # type: ignore[no-untyped-def]
+    import importlib
+
+    return importlib.import_module(f"xcatpy.cli.{command.lower()}").main
+
+
+@dataclass
+class MN:
+    """A management node rooted at ``root``."""
+
+    root: Path
+    monkeypatch: pytest.MonkeyPatch
+
+    def run(self, command: str, *args: str, stdin: str | None = None,
+            env: dict[str, str] | None = None) -> Result:
+        """Run a command's console entry point in this process."""
+        main = _main_of(command)
+        out, err = io.StringIO(), io.StringIO()
+        inp = io.StringIO(stdin) if stdin is not None else _TTYIn()
+        code = 0
+        with self.monkeypatch.context() as mp:
+            for k, v in (env or {}).items():
+                mp.setenv(k, v)
+            mp.setattr(sys, "argv", [command, *args])
+            mp.setattr(sys, "stdin", inp)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    main()
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return Result(code, out.getvalue(), err.getvalue())
+
+    def ok(self, command: str, *args: str, stdin: str | None = None) -> str:
+        r = self.run(command, *args, stdin=stdin)
+        assert r.code == 0, f"{command} {' '.join(args)} exited {r.code}: {r.err}"
+        return r.out
+
+    def dump(self, table: str) -> str:
+        return self.ok("tabdump", table)
+
+    def dump_all(self) -> dict[str, str]:
+        from xcatpy.store.schema import TABLES
+
+        return {t: self.dump(t) for t in TABLES}
+
+
+class _TTYIn(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=["sqlite"])
+def store_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def mn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_backend: str) -> Iterator[MN]:
+    root = tmp_path / "root"
+    root.mkdir()
+    monkeypatch.setenv("XCATPY_ROOT", str(root))
+    monkeypatch.setenv("XCATBYPASS", "YES")
+    monkeypatch.delenv("XCATHOST", raising=False)
+    schema = None
+    if store_backend == "postgresql":
+        if not _pg_available():
+            pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+        import psycopg
+
+        schema = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(PG_URL, autocommit=True) as c:
+            c.execute(f"CREATE SCHEMA {schema}")
+        (root / "etc" / "xcatpy").mkdir(parents=True)
+        (root / "etc" / "xcatpy" / "cfgloc").write_text(
+            f"{PG_URL}?options=-csearch_path%3D{schema}\n"
+        )
+    node = MN(root, monkeypatch)
+    r = node.run("xcatconfig", "-i")
+    assert r.code == 0, r.err
+    yield node
+    if schema is not None:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as c:
+            c.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def both_stores(func):  # type: ignore[no-untyped-def]
+    """Run a test on SQLite and on PostgreSQL (skipped where none runs)."""
+    return pytest.mark.parametrize("store_backend", ["sqlite", "postgresql"], indirect=True)(func)
+
+
+@pytest.fixture
+def run_script(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run an installed console script as a subprocess, with a timeout."""
+
+    def _run(*argv: str, stdin: str | None = None, env: dict[str, str] | None = None,
+             timeout: float = 60) -> Result:
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        p = subprocess.run(list(argv), input=stdin, capture_output=True, text=True,
+                           timeout=timeout, env=full_env)
+        return Result(p.returncode, p.stdout, p.stderr)
+
+    return _run

@@ -1,0 +1,1 @@
+"""Command handlers: a Request in, a stream of Responses out."""

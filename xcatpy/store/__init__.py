@@ -1,0 +1,1 @@
+"""The table-backed store: schema, database, bulk reads, inheritance."""

@@ -1,0 +1,257 @@
+"""Bulk attribute resolution: values for N nodes in one query per table.
+
+xCAT's inheritance, applied in Python over rows read in bulk:
+
+1. a node's own row wins, attribute by attribute;
+2. otherwise its groups are tried in ``nodelist.groups`` order, the first
+   group row that defines the attribute wins;
+3. a value ending in ``+=NEXTRECORD`` also takes the next definition found
+   (joined with a comma);
+4. columns named in ``site.hierarchicalattrs`` (``attr[:delim],...``) join the
+   node's and all its groups' values, de-duplicated, with that delimiter;
+5. regex values (``/p/r/``, ``|p|r|``) are then evaluated for the node.
+
+``nodelist`` is never inherited.  Empty strings count as undefined.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from xcatpy.errors import RegexValueError, StoreError
+from xcatpy.store.db import Store
+from xcatpy.store.regexval import evaluate, is_regex_value
+from xcatpy.store.schema import get_table
+
+NEXTRECORD = "+=NEXTRECORD"
+# Past this many keys a full table scan beats a long IN list.
+_IN_LIMIT = 900
+
+Attr = tuple[str, str]  # (table, column)
+
+
+@dataclass
+class AttrResult:
+    """Resolved values; only defined values are present."""
+
+    values: dict[str, dict[Attr, str]] = field(default_factory=lambda: defaultdict(dict))
+    sources: dict[str, dict[Attr, str]] = field(default_factory=lambda: defaultdict(dict))
+    """node -> attr -> group the value was inherited from (only when inherited)."""
+    errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def get(self, node: str, table: str, column: str) -> str | None:
+        return self.values.get(node, {}).get((table, column))
+
+
+class NodeView:
+    """A per-request, read-only view of nodes, groups, site and attribute rows.
+
+    Everything is read lazily and at most once per table.
+    """
+
+    def __init__(self, store: Store, conn: Any) -> None:
+        self.store = store
+        self.conn = conn
+        self._nodelist: dict[str, dict[str, str | None]] | None = None
+        self._groups: dict[str, list[str]] | None = None
+        self._site: dict[str, str] | None = None
+
+    # -- nodelist ---------------------------------------------------------
+    @property
+    def nodelist(self) -> dict[str, dict[str, str | None]]:
+        if self._nodelist is None:
+            t = self.store.table("nodelist")
+            cols = list(get_table("nodelist").columns)
+            rows = self.conn.execute(sa.select(*(t.c[c] for c in cols)))
+            self._nodelist = {rec[0]: dict(zip(cols, rec, strict=True)) for rec in rows}
+        return self._nodelist
+
+    def node_names(self) -> list[str]:
+        return list(self.nodelist)
+
+    def groups_of(self, node: str) -> list[str]:
+        if self._groups is None:
+            self._groups = {
+                n: split_list(row.get("groups")) for n, row in self.nodelist.items()
+            }
+        return self._groups.get(node, [])
+
+    def static_groups(self) -> dict[str, set[str]]:
+        """group -> member nodes, from every node's ``nodelist.groups``."""
+        index: dict[str, set[str]] = defaultdict(set)
+        for node in self.nodelist:
+            for g in self.groups_of(node):
+                index[g].add(node)
+        return index
+
+    # -- site -------------------------------------------------------------
+    @property
+    def site(self) -> dict[str, str]:
+        if self._site is None:
+            t = self.store.table("site")
+            self._site = {
+                k: v for k, v in self.conn.execute(sa.select(t.c.key, t.c.value)) if k
+            }
+        return self._site
+
+    # -- attributes -------------------------------------------------------
+    def rows_for(
+        self, table: str, columns: Sequence[str], keys: Iterable[str] | None
+    ) -> dict[str, list[dict[str, str | None]]]:
+        """Rows of a node-keyed table by node/group name (one query)."""
+        spec = get_table(table)
+        t = self.store.table(table)
+        keycol = spec.keys[0]
+        cols = [keycol, *[c for c in columns if c != keycol]]
+        stmt = sa.select(*(t.c[c] for c in cols))
+        wanted = None if keys is None else set(keys)
+        out: dict[str, list[dict[str, str | None]]] = defaultdict(list)
+        if wanted is not None and len(wanted) <= _IN_LIMIT:
+            stmt = stmt.where(t.c[keycol].in_(sorted(wanted)))
+            wanted = None
+        for rec in self.conn.execute(stmt):
+            key = rec[0]
+            if wanted is not None and key not in wanted:
+                continue
+            out[key].append(dict(zip(cols, rec, strict=True)))
+        return out
+
+    def hierarchical(self) -> dict[str, str]:
+        """column -> delimiter, from ``site.hierarchicalattrs``."""
+        text = self.site.get("hierarchicalattrs") or ""
+        out: dict[str, str] = {}
+        for item in text.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            name, _, delim = item.partition(":")
+            out[name.strip()] = delim or ","
+        return out
+
+    def attributes(
+        self,
+        nodes: Sequence[str],
+        wanted: Mapping[str, Sequence[str]],
+        *,
+        resolve_regex: bool = True,
+    ) -> AttrResult:
+        """Values of ``wanted`` (table -> columns) for ``nodes``, inherited and evaluated."""
+        result = AttrResult()
+        hier = self.hierarchical()
+        for table, columns in wanted.items():
+            spec = get_table(table)
+            for c in columns:
+                if c not in spec.columns:
+                    from xcatpy.errors import UnknownColumnError
+
+                    raise UnknownColumnError(table, c)
+            if table == "nodelist":
+                for node in nodes:
+                    row = self.nodelist.get(node)
+                    if row is None:
+                        continue
+                    for c in columns:
+                        v = row.get(c)
+                        if v not in (None, ""):
+                            result.values[node][(table, c)] = str(v)
+                continue
+            if not spec.node_keyed:
+                raise StoreError(f"table {table} is not keyed by node")
+            self._resolve_table(result, nodes, table, list(columns), hier, resolve_regex)
+        return result
+
+    def _resolve_table(
+        self,
+        result: AttrResult,
+        nodes: Sequence[str],
+        table: str,
+        columns: list[str],
+        hier: Mapping[str, str],
+        resolve_regex: bool,
+    ) -> None:
+        needed: set[str] | None = set(nodes)
+        for node in nodes:
+            needed.update(self.groups_of(node))  # type: ignore[union-attr]
+        if needed is not None and len(needed) > _IN_LIMIT:
+            needed = None
+        rows = self.rows_for(table, columns, needed)
+        if not rows:
+            return
+        for node in nodes:
+            chain = [node, *self.groups_of(node)]
+            present = [(name, rows[name]) for name in chain if name in rows]
+            if not present:
+                continue
+            for col in columns:
+                attr = (table, col)
+                value, source = _inherit(node, present, col, hier.get(col))
+                if value is None:
+                    continue
+                if resolve_regex and is_regex_value(value):
+                    try:
+                        value = evaluate(value, node)
+                    except RegexValueError as exc:
+                        result.errors[node].append(f"{table}.{col}: {exc.message}")
+                        continue
+                    if not value:
+                        continue
+                result.values[node][attr] = value
+                if source is not None:
+                    result.sources[node][attr] = source
+
+
+def _inherit(
+    node: str,
+    present: list[tuple[str, list[dict[str, str | None]]]],
+    col: str,
+    hier_delim: str | None,
+) -> tuple[str | None, str | None]:
+    """One attribute for one node: (value, group it came from or None)."""
+    if hier_delim is not None:
+        parts: list[str] = []
+        for _name, rowlist in present:
+            v = _first(rowlist, col)
+            if v is None:
+                continue
+            for item in v.split(hier_delim):
+                if item and item not in parts:
+                    parts.append(item)
+        return (hier_delim.join(parts) if parts else None), None
+    collected: list[str] = []
+    source: str | None = None
+    for name, rowlist in present:
+        v = _first(rowlist, col)
+        if v is None:
+            continue
+        if not collected and source is None:
+            source = name
+        if v.endswith(NEXTRECORD):
+            stem = v[: -len(NEXTRECORD)]
+            if stem:
+                collected.append(stem)
+            continue
+        collected.append(v)
+        break
+    if not collected:
+        return None, None
+    return ",".join(collected), (source if source != node else None)
+
+
+def _first(rowlist: list[dict[str, str | None]], col: str) -> str | None:
+    for row in rowlist:
+        v = row.get(col)
+        if v not in (None, ""):
+            return str(v)
+    return None
+
+
+def split_list(value: str | None) -> list[str]:
+    """xCAT's comma lists: items trimmed, empties dropped, order kept."""
+    if not value:
+        return []
+    return [item.strip() for item in value.split(",") if item.strip()]

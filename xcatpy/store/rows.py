@@ -1,0 +1,202 @@
+"""Generic, bulk row operations on any table.
+
+Every function takes an open connection and never commits: the caller owns
+the transaction (``with store.begin() as conn:``), so a command's writes land
+together or not at all.  Work is done in batches — one SELECT for the keys
+that already exist, then executemany inserts and updates — never one
+statement per node.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from xcatpy.errors import StoreError, UnknownColumnError
+from xcatpy.store.db import Store
+from xcatpy.store.schema import AUTOINCREMENT_TABLES, get_table
+
+Row = dict[str, str | None]
+Key = tuple[str, ...]
+_BATCH = 500
+
+
+def _chunks(seq: Sequence[Any], size: int = _BATCH) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def check_columns(table: str, columns: Iterable[str]) -> None:
+    spec = get_table(table)
+    for col in columns:
+        if col not in spec.columns:
+            raise UnknownColumnError(table, col)
+
+
+def _norm(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value)
+
+
+def read_rows(
+    conn: Any,
+    store: Store,
+    table: str,
+    columns: Sequence[str] | None = None,
+    where: Any = None,
+) -> list[Row]:
+    """All rows of ``table`` (optionally some columns, a SQL filter) as dicts.
+
+    Key columns stored as '' come back as None, so callers see xCAT's NULL.
+    """
+    spec = get_table(table)
+    t = store.table(table)
+    cols = list(columns) if columns is not None else list(spec.columns)
+    check_columns(table, cols)
+    stmt = sa.select(*(t.c[c] for c in cols))
+    if where is not None:
+        stmt = stmt.where(where)
+    keyset = set(spec.keys)
+    out: list[Row] = []
+    for rec in conn.execute(stmt):
+        row: Row = {}
+        for name, value in zip(cols, rec, strict=True):
+            if value == "" and name in keyset:
+                value = None
+            row[name] = None if value is None else str(value)
+        out.append(row)
+    return out
+
+
+def key_of(table: str, row: Mapping[str, Any]) -> Key:
+    spec = get_table(table)
+    return tuple("" if row.get(k) is None else str(row[k]) for k in spec.keys)
+
+
+def existing_keys(conn: Any, store: Store, table: str, keys: Iterable[Key]) -> set[Key]:
+    """Which of ``keys`` already have a row (batched by the first key column)."""
+    spec = get_table(table)
+    t = store.table(table)
+    wanted = set(keys)
+    if not wanted:
+        return set()
+    found: set[Key] = set()
+    firsts = sorted({k[0] for k in wanted})
+    kcols = [t.c[k] for k in spec.keys]
+    for chunk in _chunks(firsts):
+        stmt = sa.select(*kcols).where(kcols[0].in_(chunk))
+        for rec in conn.execute(stmt):
+            k = tuple("" if v is None else str(v) for v in rec)
+            if k in wanted:
+                found.add(k)
+    return found
+
+
+def upsert(
+    conn: Any,
+    store: Store,
+    table: str,
+    changes: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+) -> tuple[int, int]:
+    """Set columns on rows identified by key, creating rows that are missing.
+
+    ``changes`` is a list of (key values, column values).  Returns (inserted,
+    updated).  Unknown columns raise before anything is written.
+    """
+    spec = get_table(table)
+    if not changes:
+        return (0, 0)
+    for keyvals, values in changes:
+        check_columns(table, keyvals)
+        check_columns(table, values)
+        for k in spec.keys:
+            if table not in AUTOINCREMENT_TABLES and not keyvals.get(k) and k == spec.keys[0]:
+                raise StoreError(f"{table}: a value for key column {k} is required")
+    # Merge repeated keys so the last write for a column wins, like sequential writes.
+    merged: dict[Key, dict[str, Any]] = {}
+    for keyvals, values in changes:
+        k = key_of(table, keyvals)
+        merged.setdefault(k, {}).update({c: _norm(v) for c, v in values.items()})
+    have = existing_keys(conn, store, table, merged.keys())
+    t = store.table(table)
+    inserts: list[dict[str, Any]] = []
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for k, values in merged.items():
+        keyrow = dict(zip(spec.keys, k, strict=True))
+        if k in have:
+            if values:
+                cols = tuple(sorted(values))
+                updates[cols].append({**{f"k_{c}": v for c, v in keyrow.items()}, **values})
+        else:
+            row = {c: None for c in spec.columns if c not in spec.keys}
+            row.update(keyrow)
+            row.update(values)
+            inserts.append(row)
+    if inserts:
+        conn.execute(t.insert(), inserts)
+    for cols, params in updates.items():
+        stmt = (
+            t.update()
+            .where(sa.and_(*(t.c[k] == sa.bindparam(f"k_{k}") for k in spec.keys)))
+            .values({c: sa.bindparam(c) for c in cols})
+        )
+        conn.execute(stmt, params)
+    return (len(inserts), sum(len(p) for p in updates.values()))
+
+
+def insert_rows(conn: Any, store: Store, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert complete rows (columns not given are NULL); duplicates are an error."""
+    if not rows:
+        return 0
+    spec = get_table(table)
+    t = store.table(table)
+    full: list[dict[str, Any]] = []
+    for row in rows:
+        check_columns(table, row)
+        rec = {c: _norm(row.get(c)) for c in spec.columns}
+        for k in spec.keys:
+            if rec[k] is None:
+                if table in AUTOINCREMENT_TABLES:
+                    del rec[k]
+                else:
+                    rec[k] = ""
+        full.append(rec)
+    if table in AUTOINCREMENT_TABLES:
+        # rows may or may not carry their record id; insert each shape separately
+        with_id = [r for r in full if spec.keys[0] in r]
+        without = [r for r in full if spec.keys[0] not in r]
+        if with_id:
+            conn.execute(t.insert(), with_id)
+        if without:
+            conn.execute(t.insert(), without)
+    else:
+        conn.execute(t.insert(), full)
+    return len(full)
+
+
+def delete_keys(conn: Any, store: Store, table: str, column: str, values: Iterable[str]) -> int:
+    """Delete every row whose ``column`` is one of ``values``; returns the count."""
+    check_columns(table, [column])
+    t = store.table(table)
+    vals = sorted(set(values))
+    count = 0
+    for chunk in _chunks(vals):
+        count += conn.execute(t.delete().where(t.c[column].in_(chunk))).rowcount or 0
+    return count
+
+
+def delete_where(conn: Any, store: Store, table: str, where: Any = None) -> int:
+    t = store.table(table)
+    stmt = t.delete() if where is None else t.delete().where(where)
+    return conn.execute(stmt).rowcount or 0
+
+
+def node_keyed_tables() -> list[str]:
+    """Tables whose first key column is ``node`` (group rows allowed there)."""
+    from xcatpy.store.schema import TABLES
+
+    return [name for name, spec in TABLES.items() if spec.node_keyed]
