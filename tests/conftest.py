@@ -91,9 +91,22 @@ def _pg_available() -> bool:
         return False
 
 
-@pytest.fixture(params=["sqlite"])
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_stores: run the test on SQLite and on PostgreSQL (skipped where none runs)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_stores"
+    ):
+        metafunc.parametrize("store_backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
 def store_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+    return str(getattr(request, "param", "sqlite"))
 
 
 @pytest.fixture
@@ -127,9 +140,8 @@ def mn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_backend: str) -> I
             c.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def both_stores(func):  # type: ignore[no-untyped-def]
-    """Run a test on SQLite and on PostgreSQL (skipped where none runs)."""
-    return pytest.mark.parametrize("store_backend", ["sqlite", "postgresql"], indirect=True)(func)
+both_stores = pytest.mark.both_stores
+"""Decorator: run a test on SQLite and on PostgreSQL (skipped where none runs)."""
 
 
 @pytest.fixture
