@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from xcatpy.cli._common import command, main_for
-from xcatpy.client import run_local
 from xcatpy.cli.render import render
+from xcatpy.client import run_local
 from xcatpy.protocol import Request
 
 
