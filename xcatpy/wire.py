@@ -1,0 +1,188 @@
+"""xCAT's wire format: ``<xcatrequest>`` documents in, ``<xcatresponse>`` out.
+
+Requests are parsed with defusedxml (no entities, no DTDs, no external
+references) after size and depth checks, so hostile input costs bounded
+work.  The encoder writes exactly the shapes xCAT's client understands.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+from defusedxml import ElementTree as SafeET
+from defusedxml.common import DefusedXmlException
+
+from xcatpy.errors import XcatError
+from xcatpy.protocol import Request, Response
+
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 16
+SERVERDONE = b"<xcatresponse><serverdone></serverdone></xcatresponse>\n"
+_REQ_END = b"</xcatrequest>"
+# Characters XML 1.0 cannot carry; they are replaced rather than dropped silently.
+_BAD_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+class WireError(XcatError):
+    """A request document that cannot be accepted."""
+
+
+def _clean(text: str) -> str:
+    return _BAD_XML_CHARS.sub("?", text)
+
+
+def _depth_ok(data: bytes) -> bool:
+    depth = 0
+    for m in re.finditer(rb"<(/?)[A-Za-z_]", data):
+        depth += -1 if m.group(1) else 1
+        if depth > MAX_DEPTH:
+            return False
+    return True
+
+
+def split_request(buffer: bytes) -> tuple[bytes | None, bytes]:
+    """One complete request document from the front of ``buffer``, and the rest."""
+    end = buffer.find(_REQ_END)
+    if end < 0:
+        if len(buffer) > MAX_REQUEST_BYTES:
+            raise WireError("request too large")
+        return None, buffer
+    end += len(_REQ_END)
+    return buffer[:end], buffer[end:]
+
+
+def decode_request(doc: bytes) -> Request:
+    """Parse one ``<xcatrequest>`` document; WireError for anything unusable."""
+    if len(doc) > MAX_REQUEST_BYTES:
+        raise WireError("request too large")
+    if not _depth_ok(doc):
+        raise WireError("request nested too deeply")
+    try:
+        root = SafeET.fromstring(doc, forbid_dtd=True, forbid_entities=True,
+                                 forbid_external=True)
+    except (SafeET.ParseError, DefusedXmlException, ValueError) as exc:
+        raise WireError(f"malformed request: {exc}") from None
+    if root.tag != "xcatrequest":
+        raise WireError(f"expected <xcatrequest>, got <{root.tag}>")
+
+    def texts(tag: str) -> list[str]:
+        return [(el.text or "") for el in root.findall(tag)]
+
+    commands = texts("command")
+    if len(commands) != 1 or not commands[0].strip():
+        raise WireError("request needs exactly one <command>")
+    env: dict[str, str] = {}
+    for el in root.findall("environment"):
+        for var in el:
+            env[var.tag] = var.text or ""
+    noderange = texts("noderange")
+    nodes = texts("node")
+    stdin = texts("stdin")
+    cwd = texts("cwd")
+    ctype = texts("clienttype")
+    user = texts("username")
+    req = Request(
+        command=commands[0].strip(),
+        noderange=noderange[0] if noderange else (",".join(nodes) if nodes else None),
+        args=texts("arg"),
+        stdin=stdin[0] if stdin else None,
+        cwd=cwd[0] if cwd else None,
+        environment=env,
+        clienttype=ctype[0] if ctype else "cli",
+    )
+    if user:
+        req.environment["_requested_username"] = user[0]
+    return req
+
+
+def encode_request(req: Request) -> bytes:
+    root = Element("xcatrequest")
+    for arg in req.args:
+        SubElement(root, "arg").text = _clean(arg)
+    SubElement(root, "clienttype").text = req.clienttype
+    SubElement(root, "command").text = _clean(req.command)
+    if req.cwd:
+        SubElement(root, "cwd").text = _clean(req.cwd)
+    if req.environment:
+        env = SubElement(root, "environment")
+        for k, v in sorted(req.environment.items()):
+            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", k):
+                SubElement(env, k).text = _clean(v)
+    if req.noderange is not None:
+        SubElement(root, "noderange").text = _clean(req.noderange)
+    if req.stdin is not None:
+        SubElement(root, "stdin").text = _clean(req.stdin)
+    return tostring(root) + b"\n"
+
+
+def encode_responses(responses: Iterable[Response]) -> bytes:
+    """One ``<xcatresponse>`` holding the given records (several per document is fine)."""
+    root = Element("xcatresponse")
+    for r in responses:
+        if r.node is not None:
+            node = SubElement(root, "node")
+            SubElement(node, "name").text = _clean(r.node)
+            if r.kind == "error":
+                SubElement(node, "error").text = _clean(r.text)
+                SubElement(node, "errorcode").text = str(r.errorcode or 1)
+            elif r.kind == "warning":
+                SubElement(node, "warning").text = _clean(r.text)
+            else:
+                data = SubElement(node, "data")
+                if r.desc:
+                    SubElement(data, "desc").text = _clean(r.desc)
+                SubElement(data, "contents").text = _clean(r.text)
+        elif r.kind == "data":
+            if r.desc:
+                data = SubElement(root, "data")
+                SubElement(data, "desc").text = _clean(r.desc)
+                SubElement(data, "contents").text = _clean(r.text)
+            else:
+                SubElement(root, "data").text = _clean(r.text)
+        elif r.kind == "error":
+            SubElement(root, "error").text = _clean(r.text)
+            SubElement(root, "errorcode").text = str(r.errorcode or 1)
+        else:
+            SubElement(root, r.kind).text = _clean(r.text)
+    return tostring(root) + b"\n"
+
+
+def decode_response(doc: bytes) -> tuple[list[Response], bool]:
+    """Records of one ``<xcatresponse>`` and whether it was ``serverdone``."""
+    try:
+        root = SafeET.fromstring(doc, forbid_dtd=True, forbid_entities=True,
+                                 forbid_external=True)
+    except (SafeET.ParseError, DefusedXmlException) as exc:
+        raise WireError(f"malformed response from the server: {exc}") from None
+    out: list[Response] = []
+    done = root.find("serverdone") is not None
+    top_code = sum(int(e.text or "1") for e in root.findall("errorcode")) or 1
+    for child in root:
+        if child.tag == "node":
+            name = child.findtext("name") or ""
+            err = child.find("error")
+            if err is not None:
+                code = int(child.findtext("errorcode") or "1")
+                out.append(Response("error", err.text or "", node=name, errorcode=code or 1))
+                continue
+            warn = child.find("warning")
+            if warn is not None:
+                out.append(Response("warning", warn.text or "", node=name))
+            for data in child.findall("data"):
+                contents = data.findtext("contents")
+                desc = data.findtext("desc")
+                text = contents if contents is not None else (data.text or "")
+                out.append(Response("data", text, node=name, desc=desc))
+        elif child.tag == "data":
+            contents = child.findtext("contents")
+            if contents is not None or child.find("desc") is not None:
+                out.append(Response("data", contents or "", desc=child.findtext("desc")))
+            else:
+                out.append(Response("data", child.text or ""))
+        elif child.tag == "error":
+            out.append(Response("error", child.text or "", errorcode=top_code))
+        elif child.tag in ("warning", "info"):
+            out.append(Response(child.tag, child.text or ""))  # type: ignore[arg-type]
+    return out, done
