@@ -102,3 +102,13 @@ def test_bulk_upsert_counts_and_merges(mn) -> None:  # type: ignore[no-untyped-d
         assert len(got) == 1501
     finally:
         store.dispose()
+
+
+def test_default_policy_keeps_blank_names_blank(mn) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    lines = mn.dump("policy").splitlines()
+    assert '"3",,,"nextdestiny",,,,"allow",,' in lines
+    mn_row = next(line for line in lines if line.startswith('"1.2",'))
+    assert mn_row.startswith(f'"1.2","{socket.gethostname().split(".")[0]}",')
+    assert mn_row.endswith('"trusted",,')

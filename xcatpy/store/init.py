@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from xcatpy.paths import Paths
 from xcatpy.store import rows
 from xcatpy.store.db import open_store
-from xcatpy.store.schema import DEFAULT_POLICY, SITE_DEFAULTS
+from xcatpy.store.schema import DEFAULT_POLICY, MN_POLICY_PRIORITY, SITE_DEFAULTS
 
 
 def host_facts(paths: Paths) -> dict[str, str]:
@@ -77,7 +77,9 @@ def initialise(paths: Paths) -> list[str]:
                 new_pol.append(
                     {
                         "priority": priority,
-                        "name": name if name is not None else facts["hostname"],
+                        # Blank names must stay blank: they are what lets
+                        # anonymous installing nodes call back.
+                        "name": facts["hostname"] if priority == MN_POLICY_PRIORITY else name,
                         "commands": commands,
                         "rule": rule,
                     }
