@@ -17,7 +17,8 @@ where xCAT is, so files edited by hand or exported from a spreadsheet load:
   dropped, as xCAT does);
 * an unquoted non-empty field is taken as written (xCAT accepts those too);
 * whitespace after the last field of a line (a CRLF line end, trailing
-  blanks) is ignored, as are blank lines between records;
+  blanks) is ignored, as are blank lines and ``#`` comment lines between
+  records (a data row never starts with ``#``: values are quoted);
 * anything else that is not a well-formed record is a
   :class:`~xcatpy.errors.CSVFormatError` naming the 1-based line where the
   record starts: a wrong number of fields, a quote left open, text after a
@@ -257,6 +258,10 @@ def parse(
         blank = _BLANK_LINE.match(text, pos)
         if blank is not None:
             pos = blank.end()
+            continue
+        if text[pos] == "#":
+            end = text.find("\n", pos)
+            pos = n if end < 0 else end + 1
             continue
         start = lines.at(pos)
         values, pos = _record(text, pos, lines)
