@@ -5,13 +5,16 @@ xCAT's inheritance, applied in Python over rows read in bulk:
 1. a node's own row wins, attribute by attribute;
 2. otherwise its groups are tried in ``nodelist.groups`` order, the first
    group row that defines the attribute wins;
-3. a value ending in ``+=NEXTRECORD`` also takes the next definition found
-   (joined with a comma);
+3. a value ending in ``+=NEXTRECORD`` also takes the next definition found,
+   appended directly (write ``a,+=NEXTRECORD`` to get ``a,b``); ``nodels -b``
+   then names every contributor, the node included (``n1,g1``);
 4. columns named in ``site.hierarchicalattrs`` (``attr[:delim],...``) join the
    node's and all its groups' values, de-duplicated, with that delimiter;
 5. regex values (``/p/r/``, ``|p|r|``) are then evaluated for the node.
 
-``nodelist`` is never inherited.  Empty strings count as undefined.
+``nodelist`` is never inherited.  Empty strings count as undefined.  Rows whose
+``disable`` column says yes (anything but empty, ``0`` or ``no``) are ignored,
+node rows, group rows and ``nodelist`` rows alike, as xCAT's reads ignore them.
 """
 
 from __future__ import annotations
@@ -68,7 +71,11 @@ class NodeView:
             t = self.store.table("nodelist")
             cols = list(get_table("nodelist").columns)
             rows = self.conn.execute(sa.select(*(t.c[c] for c in cols)))
-            self._nodelist = {rec[0]: dict(zip(cols, rec, strict=True)) for rec in rows}
+            self._nodelist = {}
+            for rec in rows:
+                row = dict(zip(cols, rec, strict=True))
+                if enabled(row):
+                    self._nodelist[rec[0]] = row
         return self._nodelist
 
     def node_names(self) -> list[str]:
@@ -101,14 +108,23 @@ class NodeView:
 
     # -- attributes -------------------------------------------------------
     def rows_for(
-        self, table: str, columns: Sequence[str], keys: Iterable[str] | None
+        self,
+        table: str,
+        columns: Sequence[str],
+        keys: Iterable[str] | None,
+        *,
+        include_disabled: bool = False,
     ) -> dict[str, list[dict[str, str | None]]]:
-        """Rows of a node-keyed table by node/group name (one query)."""
+        """Rows of a node-keyed table by node/group name (one query).
+
+        Disabled rows are left out unless ``include_disabled`` (writers need them).
+        """
         spec = get_table(table)
         t = self.store.table(table)
         keycol = spec.keys[0]
         cols = [keycol, *[c for c in columns if c != keycol]]
-        stmt = sa.select(*(t.c[c] for c in cols))
+        check = not include_disabled and "disable" in spec.columns and "disable" not in cols
+        stmt = sa.select(*(t.c[c] for c in cols), *([t.c.disable] if check else []))
         wanted = None if keys is None else set(keys)
         out: dict[str, list[dict[str, str | None]]] = defaultdict(list)
         if wanted is not None and len(wanted) <= _IN_LIMIT:
@@ -118,7 +134,12 @@ class NodeView:
             key = rec[0]
             if wanted is not None and key not in wanted:
                 continue
-            out[key].append(dict(zip(cols, rec, strict=True)))
+            row = dict(zip(cols, rec[: len(cols)], strict=True))
+            if check and not _enabled_value(rec[-1]):
+                continue
+            if not include_disabled and not enabled(row):
+                continue
+            out[key].append(row)
         return out
 
     def hierarchical(self) -> dict[str, str]:
@@ -190,7 +211,7 @@ class NodeView:
             for col in columns:
                 attr = (table, col)
                 value, source = _inherit(node, present, col, hier.get(col))
-                if value is None:
+                if not value:
                     continue
                 if resolve_regex and is_regex_value(value):
                     try:
@@ -211,7 +232,12 @@ def _inherit(
     col: str,
     hier_delim: str | None,
 ) -> tuple[str | None, str | None]:
-    """One attribute for one node: (value, group it came from or None)."""
+    """One attribute for one node: (value, where it came from or None).
+
+    The source is None for the node's own value; otherwise the group, or for a
+    ``+=NEXTRECORD`` chain every contributor joined by commas, the node first
+    when it started the chain (what xCAT's ``nodels -b`` prints).
+    """
     if hier_delim is not None:
         parts: list[str] = []
         for _name, rowlist in present:
@@ -222,24 +248,24 @@ def _inherit(
                 if item and item not in parts:
                     parts.append(item)
         return (hier_delim.join(parts) if parts else None), None
-    collected: list[str] = []
-    source: str | None = None
+    value = ""
+    contributors: list[str] = []
     for name, rowlist in present:
         v = _first(rowlist, col)
         if v is None:
             continue
-        if not collected and source is None:
-            source = name
+        contributors.append(name)
         if v.endswith(NEXTRECORD):
-            stem = v[: -len(NEXTRECORD)]
-            if stem:
-                collected.append(stem)
+            value += v[: -len(NEXTRECORD)]
             continue
-        collected.append(v)
+        value += v
         break
-    if not collected:
+    if not contributors:
         return None, None
-    return ",".join(collected), (source if source != node else None)
+    value = value.replace(NEXTRECORD, "")
+    if contributors == [node]:
+        return value, None
+    return value, ",".join(contributors)
 
 
 def _first(rowlist: list[dict[str, str | None]], col: str) -> str | None:
@@ -248,6 +274,18 @@ def _first(rowlist: list[dict[str, str | None]], col: str) -> str | None:
         if v not in (None, ""):
             return str(v)
     return None
+
+
+_ENABLED = frozenset({"", "0", "no", "NO", "No", "nO"})
+
+
+def _enabled_value(value: object) -> bool:
+    return value is None or str(value) in _ENABLED
+
+
+def enabled(row: Mapping[str, object]) -> bool:
+    """False for a row xCAT ignores: its ``disable`` column is set to yes/1/..."""
+    return _enabled_value(row.get("disable"))
 
 
 def split_list(value: str | None) -> list[str]:
