@@ -277,15 +277,39 @@ Columns listed in the \\fBsite\\fR key \\fBhierarchicalattrs\\fR
 node and of all its groups, without duplicates.
 \\fBnodelist\\fR itself is never inherited.
 .SS Values computed from the node name
-A value of the form \\fB/\\fIpattern\\fB/\\fIreplacement\\fB/\\fR is a
-regular expression substitution applied to the node's name:
-with \\fBipmi.bmc\\fR set to \\fB/$/\\-bmc/\\fR on a group, node
+In a table keyed by node, a value may be a formula worked out for each node
+from its name, so that one group row serves hundreds of nodes:
+.TP
+\\fB/\\fIpattern\\fB/\\fIreplacement\\fB/\\fR
+The first match of the regular expression \\fIpattern\\fR in the node name
+is replaced by \\fIreplacement\\fR, taken literally.
+With \\fBipmi.bmc\\fR set to \\fB/$/\\-bmc/\\fR on a group, node
 \\fBn017\\fR gets \\fBn017\\-bmc\\fR.
-In the form \\fB|\\fIpattern\\fB|\\fIreplacement\\fB|\\fR each part of the
-replacement in parentheses is computed as integer arithmetic on the
-numbers captured by the pattern: with \\fBhosts.ip\\fR set to
-\\fB|n(\\ed+)|10.1.0.($1+0)|\\fR, node \\fBn017\\fR gets \\fB10.1.0.17\\fR.
-These values are worked out when a node's attributes are read
+.TP
+\\fB|\\fIpattern\\fB|\\fIreplacement\\fB|\\fR
+The same, except that each part of the replacement in parentheses is
+integer arithmetic on \\fB$1\\fR, \\fB$2\\fR, ..., the groups captured by
+the pattern.
+With \\fBhosts.ip\\fR set to \\fB|n(\\ed+)|10.1.0.($1+0)|\\fR, node
+\\fBn017\\fR gets \\fB10.1.0.17\\fR; with \\fBipmi.bmc\\fR set to
+\\fB|rack(\\ed+)n(\\ed+)|10.($1+100).0.($2+0)|\\fR, node
+\\fBrack3n07\\fR gets \\fB10.103.0.7\\fR.
+Besides \\fB+ \\- * / %\\fR (whole numbers only), expressions may call
+\\fBsprintf\\fR, \\fBipadd\\fR, \\fBa2idx\\fR, \\fBa2zidx\\fR,
+\\fBdim2idx\\fR, \\fBskip\\fR, \\fBmknum\\fR, \\fBord\\fR, \\fBint\\fR,
+\\fBabs\\fR, \\fBlc\\fR and \\fBuc\\fR, as in xCAT.
+.TP
+\\fB|\\fIreplacement\\fB|\\fR
+The short form: \\fB$1\\fR is the first number in the node name,
+\\fB$2\\fR the second, and so on, and the whole name is replaced.
+\\fB|10.1.($1+0).($2+0)|\\fR gives node \\fBr3n07\\fR the address
+\\fB10.1.3.7\\fR.
+.PP
+The pattern syntax is Perl's, as in xCAT.
+A formula whose pattern does not match a node's name, or whose arithmetic
+fails, is reported as an error for that node; xCAT would silently use the
+node name as the value.
+Formulas are worked out when a node's attributes are read
 .RB ( nodels (1),
 .BR lsdef (1)
 and every command acting on nodes), never by
