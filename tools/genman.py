@@ -144,8 +144,8 @@ column empty, takes that column from the first of its groups (in the order
 they are listed in \\fBnodelist.groups\\fR) whose row sets it.
 This is decided column by column, so different columns may come from
 different groups, and a node's own value always wins.
-A group value ending in \\fB\\%+=NEXTRECORD\\fR also takes the value of the
-next group that sets the column; columns named in
+A value ending in \\fB\\%+=NEXTRECORD\\fR is continued by the value of
+the next group that sets the column; columns named in
 \\fBsite.hierarchicalattrs\\fR combine the values of the node and all of
 its groups.
 A value written as \\fB/\\fIpattern\\fB/\\fIreplacement\\fB/\\fR or
@@ -270,8 +270,9 @@ In a table keyed by node, a row may be keyed by a group name instead.
 For each column, a node uses its own row's value if it has one; otherwise
 the value of the first of its groups, in the order of
 \\fBnodelist.groups\\fR, that sets the column.
-A group value ending in \\fB\\%+=NEXTRECORD\\fR is joined with the value of the
-next group that sets the column.
+A value ending in \\fB\\%+=NEXTRECORD\\fR is continued by the value of the
+next group that sets the column, with nothing in between: write
+\\fBa,+=NEXTRECORD\\fR to get a comma-separated list.
 Columns listed in the \\fBsite\\fR key \\fBhierarchicalattrs\\fR
 (\\fIcolumn\\fR[\\fB:\\fIdelimiter\\fR]\\fB,\\fR...) combine the values of the
 node and of all its groups, without duplicates.
