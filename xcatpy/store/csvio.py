@@ -197,9 +197,8 @@ def _record(text: str, pos: int, lines: _Lines) -> tuple[list[Value], int]:
                 ws = _TRAILING_WS.match(text, pos)
                 assert ws is not None
                 if ws.end() < n and text[ws.end()] != "\n":
-                    raise CSVFormatError(
-                        f"text after a closing quote: {text[pos:pos + 20]!r}", lines.at(pos)
-                    )
+                    after = text[pos : pos + 20].partition("\n")[0]
+                    raise CSVFormatError(f"text after a closing quote: {after!r}", lines.at(pos))
                 pos = ws.end()
         else:
             m = _UNQUOTED.match(text, pos)
