@@ -8,6 +8,7 @@ import click
 
 from xcatpy.cli._common import collect, command, main_for
 from xcatpy.cli.render import render
+from xcatpy.cli.tabdump import with_environment
 from xcatpy.protocol import Request
 
 
@@ -31,7 +32,7 @@ def cli(all_: bool, binary: bool, verbose: bool, path: str | None) -> int:
         click.echo(f"Error: cannot create {path}: {exc.strerror}", err=True)
         return 1
     args = ["--dump-all"] + (["--with-logs"] if all_ else []) + (["-V"] if verbose else [])
-    responses, code = collect(Request("tabdump", args=args))
+    responses, code = collect(with_environment(Request("tabdump", args=args)))
     render(r for r in responses if r.kind != "data")
     if code:
         return code

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from xcatpy.cli._common import args_of, collect, command, main_for, send
 from xcatpy.protocol import Request
+
+
+def with_environment(request: Request) -> Request:
+    """``request`` carrying the caller's XCAT_* variables, as ``send`` passes them."""
+    request.environment.update({k: v for k, v in os.environ.items() if k.startswith("XCAT_")})
+    return request
 
 
 def write_data(responses: list, path: str) -> None:  # type: ignore[type-arg]
@@ -41,7 +49,7 @@ def cli(describe: bool, filename: str | None, lines: int | None, where: tuple[st
         return 1
     from xcatpy.cli.render import render
 
-    responses, code = collect(Request("tabdump", args=args))
+    responses, code = collect(with_environment(Request("tabdump", args=args)))
     render(r for r in responses if r.kind != "data")
     if code:
         return code

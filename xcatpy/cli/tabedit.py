@@ -14,7 +14,7 @@ import click
 
 from xcatpy.cli._common import collect, command, main_for
 from xcatpy.cli.render import render
-from xcatpy.cli.tabdump import write_data
+from xcatpy.cli.tabdump import with_environment, write_data
 from xcatpy.cli.tabrestore import read_text
 from xcatpy.errors import CSVFormatError
 from xcatpy.protocol import Request
@@ -41,7 +41,7 @@ def cli(table: str | None) -> int:
         click.echo("Error: The auditlog and eventlog tables may not be edited. Editing will "
                    "cause index regeneration. Use the tabprune command.", err=True)
         return 1
-    responses, code = collect(Request("tabdump", args=[table]))
+    responses, code = collect(with_environment(Request("tabdump", args=[table])))
     if code:
         render(r for r in responses if r.kind != "data")
         return code
@@ -70,7 +70,7 @@ def cli(table: str | None) -> int:
         click.echo(f"Error: {exc}", err=True)
         _kept(path)
         return 1
-    responses, code = collect(Request("tabrestore", args=[table], stdin=text))
+    responses, code = collect(with_environment(Request("tabrestore", args=[table], stdin=text)))
     render(responses)
     if code:
         _kept(path)

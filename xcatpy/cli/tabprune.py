@@ -7,6 +7,7 @@ import os
 import click
 
 from xcatpy.cli._common import args_of, collect, command, main_for, send
+from xcatpy.cli.tabdump import with_environment
 from xcatpy.protocol import Request
 
 
@@ -39,7 +40,7 @@ def cli(all_: bool, number: int | None, percent: int | None, recid: str | None,
         click.echo(f"Error: cannot write {filename}: {exc.strerror}", err=True)
         return 1
     with fh:
-        responses, code = collect(Request("tabprune", args=["-V", *args]))
+        responses, code = collect(with_environment(Request("tabprune", args=["-V", *args])))
         for resp in responses:
             if resp.kind == "data":
                 fh.write(resp.text + "\n")
