@@ -195,6 +195,7 @@ def _nodels_plan(
     """Parse attribute arguments: table → column → what to do; the label counter; errors."""
     plan: dict[str, dict[str, _Wanted]] = {}
     errors: list[Response] = []
+    conflict: Response | None = None
     for arg in args:
         name, crit = _nodels_split(arg)
         if name in SHORTNAMES or "." in name:
@@ -220,7 +221,13 @@ def _nodels_plan(
         if not spec.node_keyed:
             errors.append(error(f"{table}.{column}: table {table} is not keyed by node"))
             continue
-        _want(plan.setdefault(table, {}), column, name, crit)
+        try:
+            _want(plan.setdefault(table, {}), column, name, crit)
+        except XcatError as exc:
+            conflict = conflict or error(exc.message)
+    if conflict is not None:
+        # xCAT finds this only when it reads the tables, and then prints nothing else
+        return {}, terse, [*errors, conflict]
     return plan, terse, errors
 
 
