@@ -78,35 +78,80 @@ def forward(name: str, *, stanza_stdin: bool = False) -> int:
     return send(Request(name, args=argv, stdin=stdin))
 
 
-def template_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--template",
-        "template",
-        is_flag=False,
-        flag_value="",
-        default=None,
-        metavar="[NAME]",
-        help="Use the object definition templates (all of the type when no name is given).",
-    )(func)
+# xCAT parses the options of all four commands with one option table and then
+# says which ones a command cannot use; every command accepts them all so that
+# those messages come from the server.  Options a command does not document
+# are hidden from its --help.
+# (names, kind, {command: help}); kind: "flag", "value", "multi" or "optional".
+_OPTIONS: tuple[tuple[tuple[str, ...], str, dict[str, str]], ...] = (
+    (("-t",), "value", {
+        "lsdef": "Comma-separated object types (default node).",
+        "mkdef": "Object type (default node).", "chdef": "Object type (default node).",
+        "rmdef": "Comma-separated object types (default node)."}),
+    (("-o",), "value", {c: "Comma-separated object names." for c in
+                        ("lsdef", "mkdef", "chdef", "rmdef")}),
+    (("-n",), "value", {"chdef": "Rename the one object given."}),
+    (("-l", "--long"), "flag", {"lsdef": "List complete definitions."}),
+    (("-s", "--short"), "flag", {"lsdef": "List only object names."}),
+    (("-a", "--all"), "flag", {"lsdef": "All definitions of every type.",
+                               "rmdef": "Remove every definition (needs -f)."}),
+    (("-z", "--stanza"), "flag", {"lsdef": "Output in stanza format.",
+                                  "mkdef": "Read stanza definitions from stdin.",
+                                  "chdef": "Read stanza definitions from stdin."}),
+    (("-i",), "value", {"lsdef": "Comma-separated attributes to show."}),
+    (("-c", "--compress"), "flag", {"lsdef": "'name: attr=value' lines (with -i)."}),
+    (("-w",), "multi", {
+        "lsdef": "Select objects: ==, !=, =~, !~ (repeatable).",
+        "mkdef": "Selection for a dynamic group: ==, !=, =~, !~ (repeatable).",
+        "chdef": "Selection for a group: ==, !=, =~, !~ (repeatable)."}),
+    (("-d", "--dynamic"), "flag", {"mkdef": "Create a dynamic group (with -w).",
+                                   "chdef": "Change a dynamic group (with -w)."}),
+    (("-f", "--force"), "flag", {"mkdef": "Replace definitions that exist.",
+                                 "rmdef": "Confirm -a."}),
+    (("-p", "--plus"), "flag", {"chdef": "Add the values to list attributes."}),
+    (("-m", "--minus"), "flag", {"chdef": "Remove the values from list attributes."}),
+    (("-S",), "flag", {"lsdef": "Include hidden nodes."}),
+    (("--osimage",), "flag", {"lsdef": "Show each node's osimage attributes."}),
+    (("--nics",), "flag", {"lsdef": "Show each node's nic attributes."}),
+    (("-u",), "flag", {"mkdef": "Fill in osimage attributes.",
+                       "chdef": "Fill in osimage attributes."}),
+    (("-C", "--cleanup"), "flag", {"rmdef": "Also run 'nodeset offline' on the nodes."}),
+    (("-x", "--xml"), "flag", {}),
+    (("--nocache",), "flag", {}),
+    (("-V", "--verbose"), "flag", {
+        "lsdef": "Show the table each value comes from.", "mkdef": "Verbose output.",
+        "chdef": "Verbose output.", "rmdef": "List the objects removed."}),
+    (("--template",), "optional", {
+        "lsdef": "List the object definition templates (all of the type without NAME).",
+        "mkdef": "Take unset attributes from this template or object."}),
+)
+
+
+def def_options(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Every *def option, documented where command ``name`` uses it."""
+
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+        for names, kind, helps in reversed(_OPTIONS):
+            dest = "opt_" + names[-1].lstrip("-").replace("-", "_")
+            text = helps.get(name)
+            kw: dict[str, Any] = {"help": text, "hidden": text is None}
+            if kind == "flag":
+                kw["is_flag"] = True
+            elif kind == "multi":
+                kw.update(multiple=True, metavar="ATTR<op>VAL")
+            elif kind == "optional":
+                kw.update(is_flag=False, flag_value="", default=None, metavar="[NAME]")
+            else:
+                kw["metavar"] = {"-t": "TYPES", "-o": "NAMES", "-n": "NAME"}.get(
+                    names[0], "ATTRS")
+            func = click.option(*names, dest, **kw)(func)
+        return func
+
+    return wrap
 
 
 @def_command("lsdef")
-@click.option("-t", "types", metavar="TYPES", help="Comma-separated object types (default node).")
-@click.option("-o", "objects", metavar="NAMES", help="Comma-separated object names.")
-@click.option("-l", "--long", is_flag=True, help="List complete definitions.")
-@click.option("-s", "--short", is_flag=True, help="List only object names.")
-@click.option("-a", "--all", "all_", is_flag=True, help="All definitions of every type.")
-@click.option("-z", "--stanza", is_flag=True, help="Output in stanza format.")
-@click.option("-i", "attrs", metavar="ATTRS", help="Comma-separated attributes to show.")
-@click.option("-c", "--compress", is_flag=True, help="'name: attr=value' lines (with -i).")
-@click.option("-w", "where", multiple=True, metavar="ATTR<op>VAL",
-              help="Select objects: ==, !=, =~, !~ (repeatable).")
-@click.option("-S", "hidden", is_flag=True, help="Include hidden nodes.")
-@click.option("--osimage", is_flag=True, help="Show each node's osimage attributes.")
-@click.option("--nics", is_flag=True, help="Show each node's nic attributes.")
-@click.option("--nocache", is_flag=True, help="Accepted for compatibility.")
-@click.option("-V", "--verbose", is_flag=True, help="Show the table each value comes from.")
-@template_option
+@def_options("lsdef")
 @click.argument("noderange", nargs=-1)
 def cli(**_options: Any) -> int:
     """List xCAT object definitions.
