@@ -302,7 +302,7 @@ def test_get_type_error_names_valid_types():
     with pytest.raises(ObjectError) as err:
         get_type("nodes")
     message = str(err.value)
-    assert "'nodes' is not a valid xCAT object type" in message
+    assert "'nodes' is not a valid object type" in message
     assert "node, " in message and "osimage" in message
 
 

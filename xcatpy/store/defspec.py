@@ -535,7 +535,7 @@ def get_type(name: str) -> ObjectType:
     except KeyError:
         valid = ", ".join(sorted(OBJECT_TYPES))
         raise ObjectError(
-            f"Type '{name}' is not a valid xCAT object type. Valid types: {valid}"
+            f"Type '{name}' is not a valid object type. Valid types: {valid}"
         ) from None
 
 

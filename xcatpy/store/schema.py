@@ -177,7 +177,7 @@ SITE_KEY_DOCS: Mapping[str, str] = MappingProxyType({
     "dnshandler": "Plugin makedns uses to manage DNS (ddns).",
     "consoleondemand": "yes: consoles are connected only while open (default no on Linux).",
     "consoleservice": "Console server to use: conserver or goconserver.",
-    "nodestatus": "'n' stops xCAT updating nodelist.status during deployment and power actions.",
+    "nodestatus": "'n' stops updating nodelist.status during deployment and power actions.",
     "useflowcontrol": "yes: nodes wait for xcatd's go-ahead over UDP before postscript requests.",
     "precreatemypostscripts": "yes: nodeset and updatenode pre-build each node's mypostscript.",
     "secureroot": "1: pass the root password hash over a secure channel during install.",
