@@ -250,9 +250,9 @@ def parse_stanza(text: str) -> Stanza:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if line.endswith(":"):
+        if line.endswith(":") and "=" not in line:
             name = line[:-1].strip()
-            if "=" in name or not name:
+            if not name:
                 raise _Stop(f"Invalid stanza header on line {lineno}: {raw.strip()}")
             if name.startswith("default-"):
                 default_type = name[len("default-"):]
@@ -925,7 +925,7 @@ def _define(command: str, req: Request, ctx: Context) -> Iterator[Response]:
         from xcatpy.store.objects import delete_objects
 
         for t, names in run.deletes.items():
-            delete_objects(conn, view.store, t, names)
+            delete_objects(conn, view.store, t, names, everything=False)
         run.writes.flush(conn, view.store)
         yield data(f"{run.done} object definitions have been created or modified.")
         if command == "chdef" and run.created:
@@ -1087,7 +1087,10 @@ def _group(run: _Run, name: str, attrs: dict[str, str], now: Mapping[str, str],
         attrs["members"] = "dynamic"
         return True
     if is_new:
+        # the member list of a static group lives in nodelist.groups; the
+        # nodegroup row only says so (xCAT left it unset when no member was named)
         attrs.setdefault("grouptype", "static")
+        attrs.setdefault("members", "")
     if opts.w and attrs.get("members"):
         run.errors.append("Cannot use a list of members together with the '-w' option.")
         return False
@@ -1103,8 +1106,10 @@ def _group(run: _Run, name: str, attrs: dict[str, str], now: Mapping[str, str],
         members = [n for n in nodes if all(w.matches(values.get(n, {})) for w in wheres)]
         if run.command == "chdef":
             attrs["wherevals"] = "::".join(opts.w)
-    elif is_new and run.command == "mkdef":
-        run.warnings.append(f"Cannot determine a member list for group '{name}'.")
+    elif is_new:
+        attrs["members"] = "static"
+        if run.command == "mkdef":
+            run.warnings.append(f"Cannot determine a member list for group '{name}'.")
     if members is not None:
         op = "replace" if run.command == "chdef" and not is_new else "add"
         if opts.m:

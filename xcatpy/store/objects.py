@@ -681,14 +681,15 @@ def plan_writes(
     return res
 
 
-def _lookups_to_clear(type_name: str) -> list[Lookup]:
-    """Where an object of the type keeps rows: its defspec tables, and for nodes
-    and groups every table whose first key is the node column."""
+def _lookups_to_clear(type_name: str, everything: bool = True) -> list[Lookup]:
+    """Where an object of the type keeps rows: its defspec tables and, with
+    ``everything``, for nodes and groups every table whose first key is the
+    node column (rows no attribute maps, such as kvm_nodedata)."""
     plan = plan_for(type_name)
     out = dict.fromkeys(plan.lookups())
-    if type_name in ("node", "group"):
-        if type_name == "node":
-            out[Lookup("nodelist", "node")] = None
+    if type_name == "node":
+        out[Lookup("nodelist", "node")] = None
+    if everything and type_name in ("node", "group"):
         for name, spec in TABLES.items():
             if spec.node_keyed:
                 out[Lookup(name, "node")] = None
@@ -697,14 +698,19 @@ def _lookups_to_clear(type_name: str) -> list[Lookup]:
     return list(out)
 
 
-def delete_objects(conn: Any, store: Any, type_name: str, names: Sequence[str]) -> None:
-    """Remove every row of the objects ``names`` (site: the whole site table)."""
+def delete_objects(conn: Any, store: Any, type_name: str, names: Sequence[str], *,
+                   everything: bool = True) -> None:
+    """Remove the rows of the objects ``names`` (site: the whole site table).
+
+    ``everything=False`` keeps the rows of a node or group that no attribute
+    maps (what mkdef -f replaces is the definition, as xCAT's rmobjdefs does).
+    """
     if not names:
         return
     if type_name == "site":
         rowops.delete_where(conn, store, "site")
         return
-    for lk in _lookups_to_clear(type_name):
+    for lk in _lookups_to_clear(type_name, everything):
         t = store.table(lk.table)
         extra = [t.c[c] == v for c, v in lk.fixed]
         for i in range(0, len(names), _CHUNK):
