@@ -397,6 +397,8 @@ def test_mkdef_other_types(mn) -> None:  # type: ignore[no-untyped-def]
     r = mn.run("mkdef", "-t", "network", "-o", "nonet", "gateway=1.1.1.1")
     assert r.err.startswith("Error: Net or mask value should not be empty for xCAT network "
                             "object 'nonet'.\n")
+    r = mn.run("mkdef", "-t", "osimage", "-o", "rh9", "imagetype=linux")
+    assert r.code == 1 and r.err.startswith("Error: A definition for 'rh9' already exists.\n")
     mn.ok("mkdef", "-t", "policy", "-o", "7.0", "name=admin1", "rule=allow")
     assert '"7.0","admin1",,,,,,"allow",,' in mn.dump("policy")
     assert mn.ok("lsdef", "-t", "policy", "7.0") == (

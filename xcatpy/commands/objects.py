@@ -720,8 +720,8 @@ def _db_objects(tgt: Target, catalog: Any, want_values: bool,
 
     per: dict[str, tuple[list[str], Any]] = {}
     for t in tgt.types:
-        if tgt.from_args and t == tgt.types[0]:
-            names = list(dict.fromkeys(tgt.names))
+        if tgt.from_args:
+            names = list(dict.fromkeys(tgt.names)) if t == tgt.types[0] else []
         else:
             names = catalog.names(t)
         existing = names if not tgt.from_args else [n for n in names if n in catalog.exists(t)]
@@ -763,6 +763,8 @@ def _list_type(tgt: Target, catalog: Any, t: str, names: list[str], od: Any,
                     )
         else:
             shown_attrs = [a for a in OBJECT_TYPES[t].attr_names if a != OBJECT_TYPES[t].key_attr]
+    shown_sorted = sorted(shown_attrs)
+    shown_set = set(shown_attrs)
     hidden = set()
     if t == "node" and not opts.S and opts.template is None:
         nl = catalog.view.nodelist
@@ -799,11 +801,14 @@ def _list_type(tgt: Target, catalog: Any, t: str, names: list[str], od: Any,
             lines.append(f"Object name: {obj}  ({t})")
         elif not opts.c:
             lines.append(f"Object name: {obj}")
-        attrlist = shown_attrs
         if t == "site":
-            attrlist = only if only is not None else list(values)
+            attrlist = sorted(only if only is not None else values)
+        elif only is not None:
+            attrlist = shown_sorted
+        else:
+            attrlist = sorted(a for a in values if a in shown_set)
         sources = od.sources.get(obj, {}) if opts.V else {}
-        for attr in sorted(attrlist):
+        for attr in attrlist:
             value = values.get(attr)
             if value is not None and opts.V:
                 value = _verbose(t, attr, value, sources.get(attr))
@@ -984,7 +989,13 @@ def _define_type(run: _Run, t: str, items: list[tuple[str, dict[str, str]]]) -> 
     for name, attrs in items:
         now = current.get(name, {})
         is_new = name not in existing or force
-        if t == "node" and not _node_ok(run, name, attrs, is_new, existing):
+        if run.command == "mkdef" and name in existing and not force:
+            run.errors += [f"A definition for '{name}' already exists.",
+                           "To remove the old definition and replace it with a new definition "
+                           "use the force '-f' option.",
+                           "To change the existing definition use the 'chdef' command."]
+            continue
+        if t == "node" and not _node_ok(run, name, attrs, is_new):
             continue
         if t == "node" and re.search(r"[A-Z]", name) and is_new:
             capitals.append(name)
@@ -1021,16 +1032,9 @@ def _define_type(run: _Run, t: str, items: list[tuple[str, dict[str, str]]]) -> 
                             "which may not be resolved correctly by the dns server.")
 
 
-def _node_ok(run: _Run, name: str, attrs: Mapping[str, str], is_new: bool,
-             existing: set[str]) -> bool:
+def _node_ok(run: _Run, name: str, attrs: Mapping[str, str], is_new: bool) -> bool:
     if is_new and "." in name:
         run.errors.append(f"The object name '{name}' is invalid, Cannot use '.' in node name.")
-        return False
-    if run.command == "mkdef" and name in existing and not run.tgt.opts.f:
-        run.errors += [f"A definition for '{name}' already exists.",
-                       "To remove the old definition and replace it with a new definition "
-                       "use the force '-f' option.",
-                       "To change the existing definition use the 'chdef' command."]
         return False
     if is_new and not attrs.get("groups"):
         run.errors.append(f"Attribute 'groups' is not specified for node '{name}', "
@@ -1065,9 +1069,6 @@ def _group(run: _Run, name: str, attrs: dict[str, str], now: Mapping[str, str],
     """Static or dynamic group: settle grouptype/members/wherevals and queue the
     membership change of the member nodes.  False when the group is in error."""
     opts = run.tgt.opts
-    if run.command == "mkdef" and not is_new and not opts.f:
-        run.errors.append(f"A definition for '{name}' already exists.")
-        return False
     gtype = attrs.get("grouptype") or ("" if is_new else now.get("grouptype", ""))
     if not gtype and opts.d:
         gtype = "dynamic"

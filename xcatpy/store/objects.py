@@ -483,6 +483,10 @@ def _first_item(pair: tuple[int, str]) -> int:
     return pair[0]
 
 
+def _index(step: Step) -> int:
+    return step.index
+
+
 # --------------------------------------------------------------------------- #
 # writing
 
@@ -642,10 +646,9 @@ def plan_writes(
     missing: dict[str, str] = {}
     failed: dict[str, list[str]] = defaultdict(list)
     done: set[str] = set()
-    for st in plan.steps:
+    steps = sorted((st for a in wanted for st in plan.by_attr.get(a, ())), key=_index)
+    for st in steps:
         attr = st.spec.attr
-        if attr not in wanted:
-            continue
         if st.cond is not None:
             cattr = st.cond[0]
             cval = given.get(cattr) if cattr in given else current.get(cattr)
