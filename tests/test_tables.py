@@ -104,6 +104,7 @@ def test_tabdump_describe_all_tables(mn) -> None:  # type: ignore[no-untyped-def
     assert f"site:\t\t{TABLES['site'].description}\n" in out
 
 
+@both_stores
 @pytest.mark.parametrize(
     ("where", "expected"),
     [
@@ -126,6 +127,17 @@ def test_tabdump_where(nodes, where: list[str], expected: list[str]) -> None:  #
     assert out[0] == NODELIST_HDR
     got = [line.split(",")[0].strip('"') for line in out[1:]]
     assert sorted(got) == sorted(expected)
+
+
+@both_stores
+def test_tabdump_where_record_numbers(mn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    mn.ok("tabrestore", write(tmp_path / "auditlog.csv", audit_csv(12)))
+    out = mn.ok("tabdump", "-w", "recid>9", "-w", "command=~CMD1%", "auditlog").splitlines()
+    assert [line.split(",")[0] for line in out[1:]] == ['"10"', '"11"', '"12"']
+    out = mn.ok("tabdump", "-w", "recid=~1%", "auditlog").splitlines()
+    assert [line.split(",")[0] for line in out[1:]] == ['"1"', '"10"', '"11"', '"12"']
+    r = mn.run("tabdump", "-w", "recid>x", "auditlog")
+    assert (r.code, r.err) == (1, "Error: -w recid>x: recid is a whole number\n")
 
 
 def test_tabdump_where_skips_disabled_rows_like_xcat(nodes) -> None:  # type: ignore[no-untyped-def]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 import click
 
 from xcatpy.cli._common import args_of, collect, command, main_for, send
-from xcatpy.protocol import Request
+from xcatpy.protocol import Request, Response
 
 
 def with_environment(request: Request) -> Request:
@@ -16,7 +17,7 @@ def with_environment(request: Request) -> Request:
     return request
 
 
-def write_data(responses: list, path: str) -> None:  # type: ignore[type-arg]
+def write_data(responses: Iterable[Response], path: str) -> None:
     """Write the data lines of ``responses`` to ``path`` (raises OSError)."""
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
         for resp in responses:

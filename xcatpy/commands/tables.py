@@ -428,31 +428,33 @@ def _resync_sequence(conn: Any, table: str, column: str) -> None:
     )
 
 
-def tabrestore(req: Request, ctx: Context) -> Iterator[Response]:
-    opts, rest = parse_opts(
-        req.args, "at:usV", ["addrows", "boundary=", "ignore-unknown", "skiptables", "verbose"],
-        USAGE["tabrestore"],
-    )
-    append = bool({"-a", "--addrows"} & set(opts))
-    ignore_unknown = bool({"-u", "--ignore-unknown"} & set(opts))
+Plan = list[tuple[TableSpec, list[dict[str, Any]], str | None]]
+
+
+def _sections(req: Request, opts: dict[str, list[str]], rest: list[str]
+              ) -> tuple[list[tuple[str, str]], bool]:
+    """The request's (table, csv text) pairs, and whether it named several tables."""
     if req.stdin is None:
         raise UsageError("tabrestore: no CSV data in the request\n" + USAGE["tabrestore"])
-    multi = "-t" in opts
-    if multi:
-        if rest:
-            raise UsageError(USAGE["tabrestore"])
-        boundary = (opts.get("--boundary") or [""])[-1]
-        sections = split_sections(req.stdin, boundary, opts["-t"])
-        names = [t for t, _ in sections]
-        dupes = sorted({t for t in names if names.count(t) > 1})
-        if dupes:
-            raise UsageError(f"tabrestore: table {dupes[0]} given more than once")
-    else:
+    if "-t" not in opts:
         if len(rest) != 1:
             raise UsageError(USAGE["tabrestore"])
-        sections = [(rest[0], req.stdin)]
-    notes: list[Response] = []
-    plan: list[tuple[TableSpec, list[dict[str, Any]], str | None]] = []
+        return [(rest[0], req.stdin)], False
+    if rest:
+        raise UsageError(USAGE["tabrestore"])
+    boundary = (opts.get("--boundary") or [""])[-1]
+    sections = split_sections(req.stdin, boundary, opts["-t"])
+    names = [t for t, _ in sections]
+    dupes = sorted({t for t in names if names.count(t) > 1})
+    if dupes:
+        raise UsageError(f"tabrestore: table {dupes[0]} given more than once")
+    return sections, True
+
+
+def _plan(sections: list[tuple[str, str]], multi: bool, ignore_unknown: bool,
+          notes: list[Response]) -> Plan:
+    """Parse and check every section before anything is written."""
+    plan: Plan = []
     for table, text in sections:
         label = table if multi else None
         if table not in TABLES:
@@ -467,27 +469,41 @@ def tabrestore(req: Request, ctx: Context) -> Iterator[Response]:
                 f"{table}.csv: dropping column{'s' if len(dropped) > 1 else ''} "
                 f"{', '.join(dropped)}: not in table {table}"))
         plan.append((spec, new, label))
-    with ctx.store.begin() as conn:
-        if "-s" in opts or "--skiptables" in opts:
-            skip = _skiptables(conn, ctx, req)
-            for spec, _, _ in plan:
-                if spec.name in skip:
-                    notes.append(info(f"Skipping {spec.name}"))
-            plan = [p for p in plan if p[0].name not in skip]
-        if append:
-            for spec, new, label in plan:
-                _check_append(conn, ctx, spec, new, label)
+    return plan
+
+
+def _load(conn: Any, ctx: Context, plan: Plan, append: bool) -> None:
+    if append:
+        for spec, new, label in plan:
+            _check_append(conn, ctx, spec, new, label)
+    for spec, new, _ in plan:
         try:
-            for spec, new, _ in plan:
-                if not append:
-                    rows.delete_where(conn, ctx.store, spec.name)
-                rows.insert_rows(conn, ctx.store, spec.name, new)
-                if spec.name in AUTOINCREMENT_TABLES:
-                    _resync_sequence(conn, spec.name, spec.keys[0])
+            if not append:
+                rows.delete_where(conn, ctx.store, spec.name)
+            rows.insert_rows(conn, ctx.store, spec.name, new)
         except sa.exc.IntegrityError:
             raise _integrity(spec.name) from None
+        if spec.name in AUTOINCREMENT_TABLES:
+            _resync_sequence(conn, spec.name, spec.keys[0])
+
+
+def tabrestore(req: Request, ctx: Context) -> Iterator[Response]:
+    opts, rest = parse_opts(
+        req.args, "at:usV", ["addrows", "boundary=", "ignore-unknown", "skiptables", "verbose"],
+        USAGE["tabrestore"],
+    )
+    given = set(opts)
+    sections, multi = _sections(req, opts, rest)
+    notes: list[Response] = []
+    plan = _plan(sections, multi, bool({"-u", "--ignore-unknown"} & given), notes)
+    with ctx.store.begin() as conn:
+        if {"-s", "--skiptables"} & given:
+            skip = _skiptables(conn, ctx, req)
+            notes.extend(info(f"Skipping {p[0].name}") for p in plan if p[0].name in skip)
+            plan = [p for p in plan if p[0].name not in skip]
+        _load(conn, ctx, plan, bool({"-a", "--addrows"} & given))
     yield from notes
-    if {"-V", "--verbose"} & set(opts):
+    if {"-V", "--verbose"} & given:
         for spec, _, _ in plan:
             yield info(f"Restoring {spec.name}.")
 
@@ -690,16 +706,13 @@ def _int_opt(flag: str, text: str) -> int:
         raise UsageError(f"{flag} needs a whole number, not {text}\n{USAGE['tabprune']}") from None
 
 
-def tabprune(req: Request, ctx: Context) -> Iterator[Response]:
-    opts, rest = parse_opts(
-        req.args, "Vp:d:i:an:", ["percent=", "days=", "recid=", "number="], USAGE["tabprune"]
-    )
+def _prune_mode(opts: dict[str, list[str]], rest: list[str]) -> tuple[str, str, int]:
+    """(table, mode letter, number) after xCAT's checks, in xCAT's order."""
 
     def pick(*names: str) -> str | None:
         vals = [v for n in names for v in opts.get(n, [])]
         return vals[-1] if vals else None
 
-    verbose = "-V" in opts
     modes = {
         "a": "" if "-a" in opts else None,
         "n": pick("-n", "--number"),
@@ -712,41 +725,55 @@ def tabprune(req: Request, ctx: Context) -> Iterator[Response]:
     if not rest:
         raise UsageError("Table name required.")
     table = rest[0]
-    spec = get_table(table)
+    get_table(table)
     chosen = [m for m, v in modes.items() if v is not None]
-    if table not in LOG_TABLES and chosen != ["a"] and chosen:
+    if table not in LOG_TABLES and chosen and chosen != ["a"]:
         raise UsageError(f"Table {table} not supported, see tabprune -h for supported tables.")
     if not chosen:
         raise UsageError("One option -p or -i or -n or -a or -d must be supplied.")
     if len(chosen) > 1:
         raise UsageError(_ONE_OPTION)
     mode = chosen[0]
-    arg = modes[mode] or ""
-    number = _int_opt(f"-{mode}", arg) if mode != "a" else 0
+    return table, mode, (_int_opt(f"-{mode}", modes[mode] or "") if mode != "a" else 0)
+
+
+def _prune_where(conn: Any, spec: TableSpec, t: sa.Table, mode: str, number: int) -> Any:
+    """The rows to prune; None for all of them, False when the table is empty."""
+    recid = t.c[spec.keys[0]]
+    if mode in ("n", "p"):
+        low, high = conn.execute(sa.select(sa.func.min(recid), sa.func.max(recid))).one()
+        if low is None:
+            return False
+        low, high = int(low), int(high)
+        count = number if mode == "n" else int((high - low + 1) * number / 100)
+        return sa.and_(recid < low + count, _enabled(t))
+    if mode == "i":
+        return sa.and_(recid < number, _enabled(t))
+    if mode == "d":
+        cutoff = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - number * 86400))
+        timecol = t.c["audittime" if spec.name == "auditlog" else "eventtime"]
+        return sa.and_(timecol < cutoff, _enabled(t))
+    return None
+
+
+def tabprune(req: Request, ctx: Context) -> Iterator[Response]:
+    opts, rest = parse_opts(
+        req.args, "Vp:d:i:an:", ["percent=", "days=", "recid=", "number="], USAGE["tabprune"]
+    )
+    table, mode, number = _prune_mode(opts, rest)
+    verbose = "-V" in opts
+    spec = TABLES[table]
     t = ctx.store.table(table)
     out: list[Response] = []
     with ctx.store.begin() as conn:
-        where: Any = None
-        if mode in ("n", "p"):
-            recid = t.c[spec.keys[0]]
-            low, high = conn.execute(sa.select(sa.func.min(recid), sa.func.max(recid))).one()
-            if low is None:
-                out.append(data(f"Nothing to prune from {table}."))
-                where = sa.false()
-            else:
-                low, high = int(low), int(high)
-                count = number if mode == "n" else int((high - low + 1) * number / 100)
-                where = sa.and_(recid < low + count, _enabled(t))
-        elif mode == "i":
-            where = sa.and_(t.c[spec.keys[0]] < number, _enabled(t))
-        elif mode == "d":
-            cutoff = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - number * 86400))
-            timecol = t.c["audittime" if table == "auditlog" else "eventtime"]
-            where = sa.and_(timecol < cutoff, _enabled(t))
-        if verbose and not (out and mode in ("n", "p")):
-            found = rows.read_rows(conn, ctx.store, table, where=where)
-            out.extend(data(line) for line in _csv_lines(spec, found))
-        rows.delete_where(conn, ctx.store, table, where)
+        where = _prune_where(conn, spec, t, mode, number)
+        if where is False:
+            out.append(data(f"Nothing to prune from {table}."))
+        else:
+            if verbose:
+                found = rows.read_rows(conn, ctx.store, table, where=where)
+                out.extend(data(line) for line in _csv_lines(spec, found))
+            rows.delete_where(conn, ctx.store, table, where)
     yield from out
     if not verbose:
         yield data(f"tabprune of {table} complete.")
