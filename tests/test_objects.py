@@ -704,3 +704,62 @@ def test_lsdef_long_is_bulk(mn, monkeypatch) -> None:  # type: ignore[no-untyped
     out = mn.ok("lsdef", "-w", "bmc==10.0.0.7", "-i", "bmc")
     assert out == "Object name: n7\n    bmc=10.0.0.7\n"
     assert len(statements) < 20, len(statements)
+
+
+# --------------------------------------------------------------------------- #
+# more types and options
+
+
+def test_other_types_round(mn) -> None:  # type: ignore[no-untyped-def]
+    mn.ok("mkdef", "-t", "route", "-o", "r1", "net=10.5.0.0", "mask=255.255.0.0",
+          "gateway=10.0.0.1")
+    assert mn.ok("lsdef", "-t", "route", "r1") == (
+        "Object name: r1\n    gateway=10.0.0.1\n    mask=255.255.0.0\n    net=10.5.0.0\n")
+    # monitoring plug-in settings beyond the monitoring table go to monsetting
+    mn.ok("mkdef", "-t", "monitoring", "-o", "snmpmon", "nodestatmon=yes", "interval=5")
+    assert mn.dump("monsetting").splitlines()[1:] == ['"snmpmon","interval","5",,']
+    assert mn.ok("lsdef", "-t", "monitoring", "snmpmon") == (
+        "Object name: snmpmon\n    interval=5\n    nodestatmon=yes\n")
+    mn.ok("rmdef", "-t", "monitoring", "snmpmon")
+    assert mn.dump("monsetting").splitlines()[1:] == []
+    mn.ok("mkdef", "-t", "zone", "-o", "z1", "sshkeydir=/keys", "defaultzone=yes")
+    assert mn.ok("lsdef", "-t", "zone") == "z1  (zone)\n"
+
+
+def test_osimage_fill(mn) -> None:  # type: ignore[no-untyped-def]
+    custom = mn.root / "install/custom/netboot/rhels9"
+    custom.mkdir(parents=True)
+    (custom / "compute.rhels9.4.x86_64.pkglist").write_text("bash\n")
+    r = mn.run("mkdef", "img1", "-u", "profile=compute", "provmethod=netboot", "osvers=rhels9.4",
+               "osarch=x86_64")
+    assert r.code == 0, r.err
+    root = mn.root / "install"
+    assert mn.ok("lsdef", "-t", "osimage", "img1") == (
+        "Object name: img1\n    imagetype=linux\n    osarch=x86_64\n"
+        "    osdistroname=rhels9.4-x86_64\n    osname=Linux\n    osvers=rhels9.4\n"
+        f"    otherpkgdir={root}/post/otherpkgs/rhels9.4/x86_64\n"
+        f"    pkgdir={root}/rhels9.4/x86_64\n"
+        f"    pkglist={custom}/compute.rhels9.4.x86_64.pkglist\n"
+        "    profile=compute\n    provmethod=netboot\n"
+        f"    rootimgdir={root}/netboot/rhels9.4/x86_64/compute\n")
+    r = mn.run("mkdef", "img2", "-u", "profile=compute")
+    assert r.err.startswith("Error: The profile and provmethod are all need to be specified.\n")
+    r = mn.run("mkdef", "-t", "node", "n1", "-u", "profile=compute")
+    assert r.err == "Error: Option '-u' only work for objtype 'osimage'.\n"
+
+
+def test_lsdef_osimage_of_node(mn) -> None:  # type: ignore[no-untyped-def]
+    mn.ok("mkdef", "-t", "osimage", "-o", "img1", "imagetype=linux", "osvers=rhels9",
+          "pkgdir=/install/rhels9")
+    mn.ok("mkdef", "n1", "groups=all", "provmethod=img1")
+    assert mn.ok("lsdef", "n1", "--osimage") == (
+        "Object name: n1\n    groups=all\n    provmethod=img1\n"
+        "    imagetype=linux\n    osvers=rhels9\n    pkgdir=/install/rhels9\n")
+
+
+def test_rmdef_cleanup_flag(mn) -> None:  # type: ignore[no-untyped-def]
+    cluster(mn)
+    r = mn.run("rmdef", "-C", "n1")
+    assert (r.code, r.out) == (0, "1 object definitions have been removed.\n")
+    r = mn.run("lsdef", "-C", "n2")
+    assert r.err.startswith("Error: Option '-C' can not be used with lsdef.\n")

@@ -420,6 +420,11 @@ def target(command: str, req: Request, catalog: Any) -> Target:
         raise _Stop(f"Option '-u' can not work with {command}.", usage=True)
     if opts.C and command != "rmdef":
         raise _Stop(f"Option '-C' can not be used with {command}.", usage=True)
+    if opts.u:
+        if not opts.t and not req.stdin:
+            opts.t = "osimage"
+        elif opts.t != "osimage":
+            raise _Stop("Option '-u' only work for objtype 'osimage'.", usage=True)
     if not opts.t and not opts.a and command == "lsdef":
         opts.t = "node"
     _check_flags(command, opts)
@@ -751,11 +756,11 @@ def _list_type(tgt: Target, catalog: Any, t: str, names: list[str], od: Any,
             out.messages.append(data(f"Could not find any objects of type '{t}'."))
         return
     shown_attrs: list[str] = []
-    if t != "site":
+    if t not in ("site", "monitoring"):
         if only is not None:
             valid = set(OBJECT_TYPES[t].attr_names)
             for a in only:
-                if a in valid or t == "monitoring":
+                if a in valid:
                     shown_attrs.append(a)
                 else:
                     out.messages.append(
@@ -801,7 +806,7 @@ def _list_type(tgt: Target, catalog: Any, t: str, names: list[str], od: Any,
             lines.append(f"Object name: {obj}  ({t})")
         elif not opts.c:
             lines.append(f"Object name: {obj}")
-        if t == "site":
+        if t in ("site", "monitoring"):
             attrlist = sorted(only if only is not None else values)
         elif only is not None:
             attrlist = shown_sorted
@@ -908,6 +913,8 @@ def _define(command: str, req: Request, ctx: Context) -> Iterator[Response]:
             return
         if command == "chdef" and opts.f:
             raise _Stop("The '-f' option is not valid for the chdef command.", usage=True)
+        if opts.u and (opts.p or opts.m):
+            raise _Stop("Cannot use '-u' with '-p' or '-m'.")
         if opts.t and (opts.a or opts.z or opts.x):
             raise _Stop("Cannot combine '-t' and '-a', '-z', or '-x' options.", usage=True)
         if opts.z and (opts.o or tgt.noderange):
@@ -981,6 +988,8 @@ def _define_type(run: _Run, t: str, items: list[tuple[str, dict[str, str]]]) -> 
     wanted = {re.sub(r"^(nic\w+)\..*$", r"\1", a) for a in wanted}
     if t == "group":
         wanted |= {"grouptype", "wherevals"}
+    if t == "osimage" and opts.u:
+        wanted |= set(_IMAGE_ATTRS)
     current = catalog.read(t, old, wanted).values if old and wanted else {}
     if t == "network":
         _check_networks(run, items, existing, force)
@@ -1011,6 +1020,12 @@ def _define_type(run: _Run, t: str, items: list[tuple[str, dict[str, str]]]) -> 
                 continue
             if (now.get("grouptype") or attrs.get("grouptype")) == "dynamic":
                 delim = "::"
+        if t == "osimage" and opts.u:
+            for attr in _IMAGE_ATTRS:
+                if attr not in attrs and now.get(attr):
+                    attrs[attr] = now[attr]
+            if not _fill_osimage(run, attrs):
+                continue
         if t == "osimage" and is_new and run.command == "chdef" and "imagetype" not in attrs:
             attrs["imagetype"] = "NIM"
         res = plan_writes(t, name, attrs, now, mode, run.writes, delim=delim)
@@ -1030,6 +1045,86 @@ def _define_type(run: _Run, t: str, items: list[tuple[str, dict[str, str]]]) -> 
     if capitals:
         run.warnings.append(f"The node name '{','.join(capitals)}' contains capital letters "
                             "which may not be resolved correctly by the dns server.")
+
+
+_IMAGE_ATTRS = ("imagetype", "provmethod", "profile", "osname", "osvers", "osarch")
+
+
+def _fill_osimage(run: _Run, attrs: dict[str, str]) -> bool:
+    """-u: complete a Linux osimage from profile and provmethod, as xCAT does.
+
+    The OS version and architecture default to the management node's.  List
+    and template files are looked for under ``<installdir>/custom/<install|
+    netboot>/<platform>/`` (xcatpy ships no per-distribution files of its own).
+    """
+    import os
+    import platform
+
+    profile, prov = attrs.get("profile"), attrs.get("provmethod")
+    if not profile or not prov:
+        run.errors.append("The profile and provmethod are all need to be specified.")
+        return False
+    if not re.search("install|netboot|statelite", prov):
+        run.errors.append(f"The provmethod: {prov} is incorrect.")
+        return False
+    osvers = attrs.setdefault("osvers", _host_osvers())
+    arch = attrs.setdefault("osarch", re.sub(r"^i.86$", "x86", platform.machine()))
+    if osvers.lower().startswith("ubuntu") and arch.lower().startswith("ppc64le"):
+        arch = attrs["osarch"] = "ppc64el"
+    for attr, want in (("imagetype", "linux"), ("osname", "Linux")):
+        if attrs.get(attr) and not attrs[attr].lower().startswith(want.lower()):
+            run.errors.append(f"The input {attr}:{attrs[attr]} not match {want}.")
+            return False
+        attrs.setdefault(attr, want)
+    attrs["osdistroname"] = f"{osvers}-{arch}"
+    root = run.catalog.view.site.get("installdir") or "/install"
+    kind = "install" if prov == "install" else "netboot"
+    genos = re.sub(r"\..*", "", osvers)
+    genos = re.sub(r"^rh.*s(\d*)$", r"rhel\1", genos)
+    base = os.path.join(root, "custom", kind)
+    plat = osvers
+    while plat and not os.path.isdir(os.path.join(base, plat)):
+        plat = plat[:-1]
+    base = os.path.join(base, plat) if plat else ""
+
+    def find(suffix: str) -> str | None:
+        for stem in (f"{osvers}.{arch}", f"{genos}.{arch}", arch, osvers, genos, ""):
+            path = os.path.join(base, ".".join(p for p in (profile, stem, suffix) if p))
+            if base and os.path.isfile(path):
+                return path
+        return None
+
+    if prov == "install":
+        attrs.update(exlist="", postinstall="", rootimgdir="")
+        found = find("tmpl")
+        if found and (run.command == "chdef" or "template" not in attrs):
+            attrs["template"] = found
+    else:
+        attrs["template"] = ""
+        for attr, suffix in (("exlist", "exlist"), ("postinstall", "postinstall")):
+            if attr not in attrs and find(suffix):
+                attrs[attr] = find(suffix) or ""
+        attrs.setdefault("rootimgdir", f"{root}/netboot/{osvers}/{arch}/{profile}")
+    for attr, suffix in (("pkglist", "pkglist"), ("otherpkglist", "otherpkgs.pkglist")):
+        if attr not in attrs and find(suffix):
+            attrs[attr] = find(suffix) or ""
+    attrs.setdefault("otherpkgdir", f"{root}/post/otherpkgs/{osvers}/{arch}")
+    attrs.setdefault("pkgdir", f"{root}/{osvers}/{arch}")
+    return True
+
+
+def _host_osvers() -> str:
+    """The management node's OS in xCAT's spelling (rhels9.4, sles15.5, ubuntu22.04)."""
+    info: dict[str, str] = {}
+    try:
+        with open("/etc/os-release", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.strip().partition("=")
+                info[key] = value.strip('"')
+    except OSError:
+        return ""
+    names = {"rhel": "rhels", "almalinux": "alma", "opensuse-leap": "sle", "sles": "sles"}
+    return names.get(info.get("ID", ""), info.get("ID", "")) + info.get("VERSION_ID", "")
 
 
 def _node_ok(run: _Run, name: str, attrs: Mapping[str, str], is_new: bool) -> bool:
