@@ -43,6 +43,12 @@ set (anything but empty, ``0`` or ``no``), because xCAT's where-clause reads
 do; a plain ``tabdump`` shows every row.  ``=~``/``!~`` are SQL LIKE patterns
 matched without regard to ASCII case on every engine (SQLite's default, which
 most xCAT sites run), and ``<``/``>`` compare text byte-wise on every engine.
+
+Changed from xCAT on purpose: a restore keeps the record numbers (``recid``)
+of auditlog/eventlog rows, where xCAT renumbers them, so that a dump restores
+to the same records; a row without a number gets the next free one.  Rows
+print in key order (node names naturally: n2 before n10) instead of the
+database's order, so dumps compare and diff cleanly.
 """
 
 from __future__ import annotations
