@@ -28,29 +28,38 @@ def test_names_rows_and_addresses_follow_xcatperftest() -> None:
     fake = nodes(501)
     assert [f.name for f in fake[:3]] == ["fake1", "fake2", "fake3"]
     assert fake[-1].name == "fake501"
-    last_of_row0, first_of_row1, first_of_row2 = fake[249], fake[250], fake[500]
-    assert (last_of_row0.row, last_of_row0.slot, last_of_row0.ip) == (0, 250, "10.0.0.250")
-    assert (first_of_row1.row, first_of_row1.slot, first_of_row1.ip) == (1, 1, "10.0.1.1")
-    assert first_of_row1.bmc == "10.128.1.1"
-    assert first_of_row2.ip == "10.0.2.1"
-    assert fake[0].groups == "all,perftest,row0,rack0"
-    assert fake[50].groups == "all,perftest,row0,rack1"
-    assert first_of_row1.groups == "all,perftest,row1,rack5"
-    assert (fake[50].switch, fake[50].switchport) == ("sw1", "1")
+    last_of_row1, first_of_row2, first_of_row3 = fake[249], fake[250], fake[500]
+    assert (fake[0].row, fake[0].slot, fake[0].ip, fake[0].bmc) == (1, 1, "10.1.0.1", "10.1.128.1")
+    assert (last_of_row1.row, last_of_row1.slot, last_of_row1.ip) == (1, 250, "10.1.0.250")
+    assert (first_of_row2.row, first_of_row2.slot, first_of_row2.ip) == (2, 1, "10.2.0.1")
+    assert first_of_row2.bmc == "10.2.128.1"
+    assert first_of_row3.ip == "10.3.0.1"
+    assert fake[0].groups == "all,perfgrp,row1,rack1"
+    assert fake[50].groups == "all,perfgrp,row1,rack2"
+    assert first_of_row2.groups == "all,perfgrp,row2,rack6"
+    assert (fake[50].switch, fake[50].switchport) == ("sw2", "1")
     assert all(re.fullmatch(r"00:60:2F(:[0-9A-F]{2}){3}", f.mac) for f in fake)
 
 
-def test_rows_past_256_move_to_the_next_second_octet() -> None:
-    assert perfnodes.ip_of(255, 7) == "10.0.255.7"
-    assert perfnodes.ip_of(256, 7) == "10.1.0.7"
-    assert perfnodes.bmc_of(256, 7) == "10.129.0.7"
-    assert perfnodes.ip_regex(256) == r"|\D+(\d+)|10.1.0.(($1-1)%250+1)|"
+def test_rows_from_256_on_carry_into_the_third_octet() -> None:
+    assert perfnodes.ip_of(255, 7) == "10.255.0.7"
+    assert perfnodes.ip_of(256, 7) == "10.0.1.7"
+    assert perfnodes.bmc_of(256, 7) == "10.0.129.7"
+    assert perfnodes.ip_regex(257) == r"|\D+(\d+)|10.1.1.(($1-1)%250+1)|"
+    big = nodes(64_001)
+    assert len({f.ip for f in big}) == len({f.bmc for f in big}) == 64_001
+    assert not {f.ip for f in big} & {f.bmc for f in big}
+
+
+def test_count_beyond_the_address_plan_is_refused() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        nodes(perfnodes.MAX_NODES + 1)
 
 
 def test_prefix_and_group_are_used() -> None:
     fake = nodes(2, prefix="cn", group="bench")
     assert [f.name for f in fake] == ["cn1", "cn2"]
-    assert fake[0].groups == "all,bench,row0,rack0"
+    assert fake[0].groups == "all,bench,row1,rack1"
 
 
 @pytest.mark.parametrize("prefix", ["node1x", "", "1abc", "a b"])
@@ -117,11 +126,11 @@ def test_stanza_is_an_xcat_stanza_file() -> None:
     assert list(objs) == ["fake1", "fake2", "fake3"]
     f2 = nodes(3)[1]
     assert objs["fake2"] == {
-        "objtype": "node", "groups": "all,perftest,row0,rack0", "ip": "10.0.0.2",
-        "mac": f2.mac, "mgt": "ipmi", "cons": "ipmi", "bmc": "10.128.0.2",
+        "objtype": "node", "groups": "all,perfgrp,row1,rack1", "ip": "10.1.0.2",
+        "mac": f2.mac, "mgt": "ipmi", "cons": "ipmi", "bmc": "10.1.128.2",
         "bmcusername": "fake", "bmcpassword": "fake", "netboot": "pxe", "os": "rhels9.4",
         "arch": "x86_64", "profile": "compute", "status": f2.status, "serial": f2.serial,
-        "mtm": "7X21CTO1WW", "switch": "sw0", "switchport": "2",
+        "mtm": "7X21CTO1WW", "switch": "sw1", "switchport": "2",
     }
 
 
@@ -155,12 +164,12 @@ def test_tables_are_tabdump_csv() -> None:
 def test_hosts_holds_one_regex_row_per_row_group() -> None:
     rows = perfnodes.table_rows(501)["hosts"]
     assert rows == [
-        {"node": "row0", "ip": r"|\D+(\d+)|10.0.0.(($1-1)%250+1)|"},
-        {"node": "row1", "ip": r"|\D+(\d+)|10.0.1.(($1-1)%250+1)|"},
-        {"node": "row2", "ip": r"|\D+(\d+)|10.0.2.(($1-1)%250+1)|"},
+        {"node": "row1", "ip": r"|\D+(\d+)|10.1.0.(($1-1)%250+1)|"},
+        {"node": "row2", "ip": r"|\D+(\d+)|10.2.0.(($1-1)%250+1)|"},
+        {"node": "row3", "ip": r"|\D+(\d+)|10.3.0.(($1-1)%250+1)|"},
     ]
     nodelist = tables(1)["nodelist"]
-    assert nodelist.splitlines()[1].startswith('"fake1","all,perftest,row0,rack0",')
+    assert nodelist.splitlines()[1].startswith('"fake1","all,perfgrp,row1,rack1",')
 
 
 def _eval_xcat_regex(value: str, node: str) -> str:
@@ -232,20 +241,20 @@ def test_restore_300_nodes_then_nodels_evaluates_the_row_regex(mn, tmp_path: Pat
     write_tables(tmp_path / "csv", 300)
     mn.ok("restorexCATdb", "-p", str(tmp_path / "csv"))
     assert len(mn.ok("nodels").splitlines()) == 300
-    assert mn.ok("nodels", "fake260", "hosts.ip") == "fake260: 10.0.1.10\n"
-    assert mn.ok("nodels", "fake1", "hosts.ip") == "fake1: 10.0.0.1\n"
-    assert '"row1","|\\D+(\\d+)|10.0.1.(($1-1)%250+1)|"' in mn.ok("tabdump", "hosts")
+    assert mn.ok("nodels", "fake260", "hosts.ip") == "fake260: 10.2.0.10\n"
+    assert mn.ok("nodels", "fake1", "hosts.ip") == "fake1: 10.1.0.1\n"
+    assert '"row2","|\\D+(\\d+)|10.2.0.(($1-1)%250+1)|"' in mn.ok("tabdump", "hosts")
 
 
 def test_tabrestore_each_table_then_group_and_attribute_selection(mn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _needs("tabrestore", "nodels")
     for path in write_tables(tmp_path / "csv", 300):
         mn.ok("tabrestore", str(path))
-    assert sorted(mn.ok("nodels", "row1").split()) == sorted(f"fake{i}" for i in range(251, 301))
-    out = mn.ok("nodels", "rack5", "noderes.netboot==pxe", "switch.switch")
+    assert sorted(mn.ok("nodels", "row2").split()) == sorted(f"fake{i}" for i in range(251, 301))
+    out = mn.ok("nodels", "rack6", "noderes.netboot==pxe", "switch.switch")
     # two arguments (a selector counts) make nodels label the values
     assert sorted(out.splitlines()) == sorted(
-        f"fake{i}: switch.switch: sw5" for i in range(251, 301)
+        f"fake{i}: switch.switch: sw6" for i in range(251, 301)
     )
 
 
@@ -253,6 +262,6 @@ def test_mkdef_stanza_300_then_lsdef_shows_the_same_ip(mn) -> None:  # type: ign
     _needs("mkdef", "lsdef", "nodels")
     mn.ok("mkdef", "-z", stdin=stanza(300))
     assert len(mn.ok("nodels").splitlines()) == 300
-    assert mn.ok("nodels", "fake260", "hosts.ip") == "fake260: 10.0.1.10\n"
+    assert mn.ok("nodels", "fake260", "hosts.ip") == "fake260: 10.2.0.10\n"
     out = mn.ok("lsdef", "-t", "node", "-o", "fake260", "-i", "ip,bmc,mgt")
-    assert out == "Object name: fake260\n    bmc=10.128.1.10\n    ip=10.0.1.10\n    mgt=ipmi\n"
+    assert out == "Object name: fake260\n    bmc=10.2.128.10\n    ip=10.2.0.10\n    mgt=ipmi\n"

@@ -1,9 +1,10 @@
 """Fake node definitions for scale tests, laid out the way xCAT's ``xcatperftest`` does.
 
 xcatperftest (``xCAT-test/bin/xcatperftest``) names its nodes ``<prefix>1`` ..
-``<prefix>N`` (prefix ``fake``), puts them in groups ``all`` and ``perftest``,
-fills rows of 250 nodes and gives node *j* of row *r* the provisioning address
-``<pro>.<r>.<j>`` and the BMC address ``<bmc>.<r>.<j>`` with a random
+``<prefix>N`` (prefix ``fake``), puts them in ``all`` and one group of all
+fake nodes (``perftest``, its ``#PERFGRP#`` macro; here ``perfgrp``), fills
+rows of 250 nodes and gives node *j* of a row the provisioning address
+``<pro>.<row>.<j>`` and the BMC address ``<bmc>.<row>.<j>`` with a random
 ``00:60:2F`` MAC.  This module builds the same population, deterministically
 for a given seed, in two forms:
 
@@ -11,18 +12,18 @@ for a given seed, in two forms:
   every attribute is set on the node itself, as xcatperftest does;
 * :func:`tables` -- ``tabdump``-format CSV per table for ``tabrestore`` /
   ``restorexCATdb -p``; here ``hosts.ip`` is *not* stored per node but as one
-  ``|pattern|replacement|`` regex row per row group (``row0``, ``row1``, ...),
+  ``|pattern|replacement|`` regex row per row group (``row1``, ``row2``, ...),
   so reading an address exercises group inheritance and regex evaluation.
 
 Both forms resolve to the same attribute values for every node.
 
-Layout for node number ``i`` (1-based), row ``r = (i-1) // 250`` (0-based,
-as xcatperftest's octet), slot ``j = (i-1) % 250 + 1``:
+Layout for node number ``i`` (1-based): row ``r = (i-1) // 250 + 1``, slot
+``j = (i-1) % 250 + 1``, rack ``k = (i-1) // 50 + 1`` (five racks per row):
 
-* groups ``all,perftest,row<r>,rack<k>`` with ``k = (i-1) // 50`` (five racks
-  of 50 per row);
-* ip ``10.<r//256>.<r%256>.<j>`` (``10.0.<r>.<j>`` up to 64,000 nodes),
-  bmc ``10.<128 + r//256>.<r%256>.<j>``;
+* groups ``all,perfgrp,row<r>,rack<k>``;
+* ip ``10.<r>.0.<j>``, bmc ``10.<r>.128.<j>`` -- private numbers, rows of one
+  /24 each; from row 256 on the row's high bits go to the third octet
+  (``10.<r%256>.<r//256>.<j>``, ``10.<r%256>.<128+r//256>.<j>``);
 * switch ``sw<k>`` port ``(i-1) % 50 + 1``.
 
 The addresses are data only: nothing here, or in the benchmark that uses it,
@@ -47,14 +48,14 @@ from pathlib import Path
 NODES_PER_ROW = 250
 NODES_PER_RACK = 50
 DEFAULT_PREFIX = "fake"
-DEFAULT_GROUP = "perftest"
+DEFAULT_GROUP = "perfgrp"
 DEFAULT_SEED = 0
 MAC_OUI = "00:60:2F"  # xcatperftest's genMAC prefix
 
-# Two /9 halves of 10/8: provisioning below 10.128, BMCs from 10.128 up.
-_PROV_FIRST_OCTET = 0
-_BMC_FIRST_OCTET = 128
-MAX_ROWS = 128 * 256
+# Third octet: provisioning 0..127, BMCs 128..255 (plus the row's high bits).
+_PROV_THIRD = 0
+_BMC_THIRD = 128
+MAX_ROWS = 128 * 256 - 1
 MAX_NODES = MAX_ROWS * NODES_PER_ROW
 
 OS = "rhels9.4"
@@ -100,9 +101,9 @@ class FakeNode:
 
     name: str
     index: int  # 1-based node number
-    row: int  # 0-based row of 250
+    row: int  # 1-based row of 250
     slot: int  # 1..250 within the row
-    rack: int  # 0-based rack of 50
+    rack: int  # 1-based rack of 50
     groups: str
     ip: str
     bmc: str
@@ -143,28 +144,28 @@ def rack_group(rack: int) -> str:
     return f"rack{rack}"
 
 
-def _net(first: int, row: int) -> str:
-    return f"10.{first + row // 256}.{row % 256}"
+def _net(third: int, row: int) -> str:
+    return f"10.{row % 256}.{third + row // 256}"
 
 
 def ip_of(row: int, slot: int) -> str:
     """Provisioning address of slot ``slot`` (1..250) in row ``row``."""
-    return f"{_net(_PROV_FIRST_OCTET, row)}.{slot}"
+    return f"{_net(_PROV_THIRD, row)}.{slot}"
 
 
 def bmc_of(row: int, slot: int) -> str:
     """BMC address of slot ``slot`` (1..250) in row ``row``."""
-    return f"{_net(_BMC_FIRST_OCTET, row)}.{slot}"
+    return f"{_net(_BMC_THIRD, row)}.{slot}"
 
 
 def ip_regex(row: int) -> str:
     """The ``hosts.ip`` value of group ``row<row>``: an xCAT arithmetic regex.
 
-    ``|\\D+(\\d+)|10.0.<row>.(($1-1)%250+1)|`` takes the node number from the
+    ``|\\D+(\\d+)|10.<row>.0.(($1-1)%250+1)|`` takes the node number from the
     name and maps it to its slot in the row.  It needs a prefix without
     digits, which :func:`nodes` enforces.
     """
-    return f"|\\D+(\\d+)|{_net(_PROV_FIRST_OCTET, row)}.(($1-1)%{NODES_PER_ROW}+1)|"
+    return f"|\\D+(\\d+)|{_net(_PROV_THIRD, row)}.(($1-1)%{NODES_PER_ROW}+1)|"
 
 
 def _check(n: int, prefix: str, group: str) -> None:
@@ -194,8 +195,9 @@ def nodes(n: int, prefix: str = DEFAULT_PREFIX, seed: int = DEFAULT_SEED,
     used: set[int] = set()
     out: list[FakeNode] = []
     for i in range(1, n + 1):
-        row, slot0 = divmod(i - 1, NODES_PER_ROW)
-        rack, port0 = divmod(i - 1, NODES_PER_RACK)
+        row0, slot0 = divmod(i - 1, NODES_PER_ROW)
+        rack0, port0 = divmod(i - 1, NODES_PER_RACK)
+        row, rack = row0 + 1, rack0 + 1
         # Distinct MACs: 20,000 free draws from 2**24 would collide ~12 times.
         m = rng.getrandbits(24)
         while m in used:
@@ -257,7 +259,7 @@ def table_rows(n: int, prefix: str = DEFAULT_PREFIX, seed: int = DEFAULT_SEED,
         rows["vpd"].append({"node": f.name, "serial": f.serial, "mtm": MTM})
         rows["switch"].append({"node": f.name, "switch": f.switch, "port": f.switchport})
     n_rows = (n + NODES_PER_ROW - 1) // NODES_PER_ROW
-    rows["hosts"] = [{"node": row_group(r), "ip": ip_regex(r)} for r in range(n_rows)]
+    rows["hosts"] = [{"node": row_group(r), "ip": ip_regex(r)} for r in range(1, n_rows + 1)]
     return rows
 
 
