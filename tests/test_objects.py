@@ -763,3 +763,8 @@ def test_rmdef_cleanup_flag(mn) -> None:  # type: ignore[no-untyped-def]
     assert (r.code, r.out) == (0, "1 object definitions have been removed.\n")
     r = mn.run("lsdef", "-C", "n2")
     assert r.err.startswith("Error: Option '-C' can not be used with lsdef.\n")
+
+
+def test_verbose_write_lists_objects(mn) -> None:  # type: ignore[no-untyped-def]
+    r = mn.run("mkdef", "-V", "n2,n1", "groups=all")
+    assert r.out == "The database was updated for the following objects:\nn1\nn2\n"

@@ -404,6 +404,8 @@ def target(command: str, req: Request, catalog: Any) -> Target:
     """Options, object types, object names and attr=val pairs of the command line
     (xCAT's processArgs), with its checks and messages."""
     args = list(req.args)
+    if req.noderange:  # a client that sends the noderange apart, as most xCAT commands do
+        args.insert(0, req.noderange)
     if command == "lsdef":
         if not args or args == ["-S"]:
             args += ["-t", "node", "-s"]
@@ -890,7 +892,11 @@ class _Run:
     """node -> its groups as this command leaves them (only nodes it touches)."""
     member_ops: list[tuple[str, str, list[str]]] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
-    done: int = 0
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return len(self.names)
 
     def node_groups(self, node: str) -> list[str]:
         if node not in self.groups:
@@ -939,6 +945,10 @@ def _define(command: str, req: Request, ctx: Context) -> Iterator[Response]:
         for t, names in run.deletes.items():
             delete_objects(conn, view.store, t, names, everything=False)
         run.writes.flush(conn, view.store)
+        if opts.V:
+            yield data("\n".join(["The database was updated for the following objects:",
+                                  *sorted(run.names, key=natural_key)]))
+            return
         yield data(f"{run.done} object definitions have been created or modified.")
         if command == "chdef" and run.created:
             yield data(f"New object definitions '{','.join(run.created)}' have been created.")
@@ -1041,7 +1051,7 @@ def _define_type(run: _Run, t: str, items: list[tuple[str, dict[str, str]]]) -> 
             run.deletes.setdefault(t, []).append(name)
         if name not in existing and run.command == "chdef":
             run.created.append(name)
-        run.done += 1
+        run.names.append(name)
     if capitals:
         run.warnings.append(f"The node name '{','.join(capitals)}' contains capital letters "
                             "which may not be resolved correctly by the dns server.")

@@ -261,6 +261,7 @@ class Catalog:
         self.conn = view.conn
         self._names: dict[str, list[str]] = {}
         self._static: dict[str, set[str]] | None = None
+        self._node_reads: dict[frozenset[str], ObjectData] = {}
 
     # -- object names -------------------------------------------------------
     def names(self, type_name: str) -> list[str]:
@@ -453,8 +454,10 @@ class Catalog:
         if not conds:
             return []
         nodes = self.names("node")
-        attrs = {c.attr for c in conds} - {"node"}
-        data = self.read("node", nodes, attrs)
+        attrs = frozenset({c.attr for c in conds} - {"node"})
+        if attrs not in self._node_reads:
+            self._node_reads[attrs] = self.read("node", nodes, attrs)
+        data = self._node_reads[attrs]
         out = []
         for node in nodes:
             vals = data.values.get(node, {})
