@@ -731,7 +731,8 @@ def _db_objects(tgt: Target, catalog: Any, want_values: bool,
             names = list(dict.fromkeys(tgt.names)) if t == tgt.types[0] else []
         else:
             names = catalog.names(t)
-        existing = names if not tgt.from_args else [n for n in names if n in catalog.exists(t)]
+        known = catalog.exists(t)
+        existing = names if not tgt.from_args else [n for n in names if n in known]
         if want_values and existing:
             attrs = None
             if only is not None and not tgt.opts.l:
@@ -864,8 +865,7 @@ def _osimage_lines(catalog: Any, values: Mapping[str, str]) -> list[str]:
     image = values.get("provmethod")
     if not image or image in ("install", "netboot", "statelite"):
         return []
-    img = catalog.read("osimage", [image]).values.get(image, {}) if image in catalog.exists(
-        "osimage") else {}
+    img = catalog.read_all("osimage").get(image, {})
     return [f"    {a}={v}" for a, v in sorted(img.items()) if a not in values and v]
 
 

@@ -260,6 +260,8 @@ class Catalog:
         self.store = view.store
         self.conn = view.conn
         self._names: dict[str, list[str]] = {}
+        self._exists: dict[str, set[str]] = {}
+        self._all: dict[str, dict[str, dict[str, str]]] = {}
         self._static: dict[str, set[str]] | None = None
         self._node_reads: dict[frozenset[str], ObjectData] = {}
 
@@ -271,7 +273,15 @@ class Catalog:
         return self._names[type_name]
 
     def exists(self, type_name: str) -> set[str]:
-        return set(self.names(type_name))
+        if type_name not in self._exists:
+            self._exists[type_name] = set(self.names(type_name))
+        return self._exists[type_name]
+
+    def read_all(self, type_name: str) -> dict[str, dict[str, str]]:
+        """Every attribute of every object of the type, read once per catalog."""
+        if type_name not in self._all:
+            self._all[type_name] = self.read(type_name, self.names(type_name)).values
+        return self._all[type_name]
 
     def _list(self, type_name: str) -> list[str]:
         if type_name == "site":
