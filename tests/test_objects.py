@@ -546,6 +546,8 @@ def test_static_group(mn) -> None:  # type: ignore[no-untyped-def]
     assert mn.ok("lsdef", "-t", "group", "rack1", "-i", "members", "-c") == (
         "rack1: members=n1,n2,n3\n")
     mn.ok("chdef", "-t", "group", "-o", "rack1", "-m", "members=n1")
+    r = mn.run("chdef", "-t", "group", "-o", "rack1", "-m", "members=n1")
+    assert (r.code, r.err) == (0, "Warning: n1 is not a member of 'rack1'.\n")
     mn.ok("chdef", "-t", "group", "-o", "rack1", "members=g1,n2")
     assert mn.ok("lsdef", "-t", "group", "rack1", "-i", "members", "-c") == (
         "rack1: members=g1,n2\n")

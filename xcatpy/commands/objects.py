@@ -1256,6 +1256,8 @@ def _apply_member_ops(run: _Run) -> None:
                 if group in groups:
                     groups.remove(group)
                     touched[node] = None
+                elif run.command == "chdef":
+                    run.warnings.append(f"{node} is not a member of '{group}'.")
             elif group not in groups:
                 groups.append(group)
                 touched[node] = None
