@@ -11,7 +11,15 @@ function says so.  The main differences:
   here is; xCAT sorts them as strings;
 * a malformed stanza line is an error naming the line (xCAT skipped it);
 * a condition (``only_if``) is checked against the value being set when one is
-  given, else the stored one (xCAT accepted either, and could write both).
+  given, else the stored one (xCAT accepted either, and could write both);
+  an attribute no mapping accepts is an error naming the conditions;
+* rmdef of a node or group clears every table whose first key is the node
+  column (xCAT only the tables its attributes map to); mkdef -f, which replaces
+  a definition, clears only those, as xCAT does;
+* a new static group's nodegroup row always says ``members=static``, and a
+  dynamic group's ``members=dynamic`` even when a stanza lists its members, so
+  ``lsdef -z | mkdef -z -f`` gives back the same tables;
+* group members may be nodes defined earlier in the same command.
 
 Reads and writes go through :mod:`xcatpy.store.objects`: one query per table
 for any number of objects.
