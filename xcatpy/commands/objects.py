@@ -693,7 +693,7 @@ def _list(tgt: Target, catalog: Any) -> Iterator[Response]:
     if opts.template is not None:
         per_type = _template_objects(tgt)
     else:
-        per_type = _db_objects(tgt, catalog, want_values, only)
+        per_type = _db_objects(tgt, catalog, want_values, None if long else [], only)
     if not any(names for names, _ in per_type.values()):
         if not tgt.from_args:
             yield data("Could not find any object definitions to display.")
@@ -729,9 +729,17 @@ def _template_objects(tgt: Target) -> dict[str, tuple[list[str], Any]]:
     return per
 
 
-def _db_objects(tgt: Target, catalog: Any, want_values: bool,
+def _db_objects(tgt: Target, catalog: Any, want_values: bool, shown: list[str] | None,
                 only: list[str] | None) -> dict[str, tuple[list[str], Any]]:
+    """Names and values of the objects to list, each type read once.
+
+    Only the attributes shown (``only``, or none for a list of names) and
+    those the -w selections test are read, unless -l asks for everything.
+    """
     from xcatpy.store.objects import ObjectData
+
+    if only is not None and not tgt.opts.l:
+        shown = only
 
     per: dict[str, tuple[list[str], Any]] = {}
     for t in tgt.types:
@@ -743,8 +751,8 @@ def _db_objects(tgt: Target, catalog: Any, want_values: bool,
         existing = names if not tgt.from_args else [n for n in names if n in known]
         if want_values and existing:
             attrs = None
-            if only is not None and not tgt.opts.l:
-                attrs = set(only) | {w.attr for w in tgt.wheres}
+            if shown is not None:
+                attrs = set(shown) | {w.attr for w in tgt.wheres}
                 if t == "group":
                     attrs |= {"grouptype", "wherevals"}
             od = catalog.read(t, existing, attrs, with_sources=tgt.opts.V)
