@@ -17,7 +17,7 @@ import click
 from xcatpy.cli._common import command, main_for, piped_stdin, send
 from xcatpy.protocol import Request
 
-_HELP = ("-h", "--help")
+_HELP = ("-h", "-?", "--help")
 
 
 class DefCommand(click.Command):

@@ -126,7 +126,7 @@ def parse_args(args: Sequence[str]) -> Opts:
         if a.startswith("--template="):
             opts.template = a.partition("=")[2]
         else:
-            words.append(a)
+            words.append("-h" if a == "-?" else a)  # xCAT's third help flag
         i += 1
     try:
         pairs, rest = getopt.gnu_getopt(words, _SHORT, _LONG)
