@@ -38,7 +38,7 @@ def test_scripts_declared() -> None:
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_help(mn, name: str) -> None:  # type: ignore[no-untyped-def]
-    for flag in ("-h", "--help"):
+    for flag in ("-h", "-?", "--help"):
         r = mn.run(name, flag)
         assert r.code == 0, r.err
         assert f"Usage: {name}" in r.out

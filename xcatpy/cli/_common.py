@@ -21,12 +21,26 @@ def version_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def _show_help(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(ctx.get_help(), color=ctx.color)
+        ctx.exit(0)
+
+
+def question_help(func: Callable[..., Any]) -> Callable[..., Any]:
+    """xCAT also takes ``-?`` for help; accepted, but not listed."""
+    return click.option(
+        "-?", "question_help", is_flag=True, expose_value=False, is_eager=True,
+        hidden=True, callback=_show_help,
+    )(func)
+
+
 def command(name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
-    """A click command with xCAT's -h/--help and -v/--version flags."""
+    """A click command with xCAT's -h/-?/--help and -v/--version flags."""
 
     def wrap(func: Callable[..., Any]) -> click.Command:
         return click.command(name, context_settings=CONTEXT_SETTINGS, **kwargs)(
-            version_option(func)
+            question_help(version_option(func))
         )
 
     return wrap
@@ -57,23 +71,29 @@ def main_for(cmd: click.Command) -> Callable[[], NoReturn]:
     return main
 
 
+def _prepare(request: Request) -> Request:
+    """Fill in what xCAT's client always sends: cwd and the XCAT_* environment."""
+    if request.cwd is None:
+        request.cwd = os.getcwd()
+    for k, v in os.environ.items():
+        if k.startswith("XCAT_"):
+            request.environment.setdefault(k, v)
+    return request
+
+
 def send(request: Request) -> int:
     """Submit ``request``, render its responses, return the exit code."""
     from xcatpy.cli.render import render
     from xcatpy.client import submit
 
-    if request.cwd is None:
-        request.cwd = os.getcwd()
-    request.environment.update({k: v for k, v in os.environ.items() if k.startswith("XCAT_")})
-    return render(submit(request))
+    return render(submit(_prepare(request)))
 
 
 def collect(request: Request) -> tuple[list[Response], int]:
     """Submit ``request`` and gather its responses (for client-side tools like tabedit)."""
     from xcatpy.client import submit
 
-    if request.cwd is None:
-        request.cwd = os.getcwd()
+    _prepare(request)
     code = 0
     out: list[Response] = []
     for resp in submit(request):

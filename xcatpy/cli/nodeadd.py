@@ -13,15 +13,11 @@ from xcatpy.protocol import Request
 
 
 @command("nodeadd", options_metavar="[OPTIONS]")
-@click.option("-?", "question", is_flag=True, hidden=True)
 @click.argument("noderange", metavar="noderange")
 @click.argument("changes", nargs=-1, required=True, metavar="groups=g1[,g2] [table.column=value ...]")
 @click.pass_context
-def cli(ctx: click.Context, question: bool, noderange: str, changes: tuple[str, ...]) -> int:
+def cli(ctx: click.Context, noderange: str, changes: tuple[str, ...]) -> int:
     """Add the nodes in noderange, in at least one group, with attributes."""
-    if question:
-        click.echo(ctx.get_help())
-        return 0
     return send(Request("nodeadd", args=[noderange, *changes]))
 
 

@@ -13,11 +13,10 @@ from xcatpy.protocol import Request
 
 @command("nodech", options_metavar="[OPTIONS]")
 @click.option("-d", "--delete", is_flag=True, help="Delete the nodes' rows in the named tables.")
-@click.option("-?", "question", is_flag=True, hidden=True)
 @click.argument("noderange", metavar="noderange")
 @click.argument("changes", nargs=-1, required=True, metavar="table.column=value|table ...")
 @click.pass_context
-def cli(ctx: click.Context, delete: bool, question: bool, noderange: str,
+def cli(ctx: click.Context, delete: bool, noderange: str,
         changes: tuple[str, ...]) -> int:
     """Set attributes of the nodes in noderange.
 
@@ -26,9 +25,6 @@ def cli(ctx: click.Context, delete: bool, question: bool, noderange: str,
     the groups' value; =@ is an unambiguous "=".  table.column==value, !=, =~
     and !~ narrow the nodes.  With -d, delete the nodes' rows in the tables.
     """
-    if question:
-        click.echo(ctx.get_help())
-        return 0
     args = args_of([("-d", delete)]) + list(changes)
     return send(Request("nodech", noderange=noderange, args=args))
 

@@ -13,19 +13,15 @@ from xcatpy.protocol import Request
 
 
 @command("nodegrpch", options_metavar="[OPTIONS]")
-@click.option("-?", "question", is_flag=True, hidden=True)
 @click.argument("groups", metavar="group1,group2,...")
 @click.argument("changes", nargs=-1, required=True, metavar="table.column=value ...")
 @click.pass_context
-def cli(ctx: click.Context, question: bool, groups: str, changes: tuple[str, ...]) -> int:
+def cli(ctx: click.Context, groups: str, changes: tuple[str, ...]) -> int:
     """Set table.column=value on the group rows of the named groups.
 
     The members' own values of those columns are cleared so that the group's
     value applies to them.
     """
-    if question:
-        click.echo(ctx.get_help())
-        return 0
     return send(Request("nodegrpch", args=[groups, *changes]))
 
 

@@ -18,19 +18,14 @@ from xcatpy.protocol import Request
 @click.option("-H", "--with-fieldname", "fieldname", is_flag=True,
               help="Print table.column before every value.")
 @click.option("-S", "hidden", is_flag=True, help="Also list hidden nodes (nodelist.hidden=1).")
-@click.option("-?", "question", is_flag=True, hidden=True)
 @click.argument("words", nargs=-1, metavar="[table.column|shortname|table ...]")
 @click.pass_context
-def cli(ctx: click.Context, blame: bool, fieldname: bool, hidden: bool, question: bool,
-        words: tuple[str, ...]) -> int:
+def cli(ctx: click.Context, blame: bool, fieldname: bool, hidden: bool, words: tuple[str, ...]) -> int:
     """List the nodes in a noderange (all nodes without one), with attributes.
 
     Attributes are table.column, a whole table, or a shortname (groups, tags,
     mgt).  table.column==value, !=, =~ and !~ select nodes.
     """
-    if question:
-        click.echo(ctx.get_help())
-        return 0
     noderange = words[0] if words else None
     args = args_of([("-b", blame), ("-H", fieldname), ("-S", hidden)]) + list(words[1:])
     return send(Request("nodels", noderange=noderange, args=args))

@@ -9,14 +9,10 @@ from xcatpy.protocol import Request
 
 
 @command("noderm", options_metavar="[OPTIONS]")
-@click.option("-?", "question", is_flag=True, hidden=True)
 @click.argument("noderange", metavar="noderange")
 @click.pass_context
-def cli(ctx: click.Context, question: bool, noderange: str) -> int:
+def cli(ctx: click.Context, noderange: str) -> int:
     """Remove the nodes in noderange from the database."""
-    if question:
-        click.echo(ctx.get_help())
-        return 0
     return send(Request("noderm", noderange=noderange))
 
 
