@@ -63,6 +63,7 @@ class NodeView:
         self._nodelist: dict[str, dict[str, str | None]] | None = None
         self._groups: dict[str, list[str]] | None = None
         self._site: dict[str, str] | None = None
+        self._chains: dict[str, tuple[str, ...]] | None = None
 
     # -- nodelist ---------------------------------------------------------
     @property
@@ -164,6 +165,15 @@ class NodeView:
         """Values of ``wanted`` (table -> columns) for ``nodes``, inherited and evaluated."""
         result = AttrResult()
         hier = self.hierarchical()
+        needed: set[str] | None = None
+        if any(t != "nodelist" for t in wanted):
+            needed = set(nodes)
+            chains = self.chains()
+            for node in nodes:
+                needed.update(chains.get(node, ()))
+                if len(needed) > _IN_LIMIT:
+                    needed = None
+                    break
         for table, columns in wanted.items():
             spec = get_table(table)
             for c in columns:
@@ -183,8 +193,57 @@ class NodeView:
                 continue
             if not spec.node_keyed:
                 raise StoreError(f"table {table} is not keyed by node")
-            self._resolve_table(result, nodes, table, list(columns), hier, resolve_regex)
+            self._resolve_table(
+                result, nodes, table, list(columns), hier, resolve_regex, needed
+            )
         return result
+
+    def chains(self) -> dict[str, tuple[str, ...]]:
+        """node -> (node, group1, group2, ...): where its values are looked for, in order."""
+        if self._chains is None:
+            self._chains = {n: (n, *self.groups_of(n)) for n in self.nodelist}
+        return self._chains
+
+    def column_values(
+        self, table: str, columns: Sequence[str], keys: set[str] | None
+    ) -> dict[str, dict[str, str]]:
+        """column -> {node or group: first defined value} for enabled rows (one query).
+
+        Works on raw records, without building a dict per row: this is the
+        inner loop of every bulk read.
+        """
+        spec = get_table(table)
+        t = self.store.table(table)
+        keycol = spec.keys[0]
+        cols = [c for c in dict.fromkeys(columns) if c != keycol]
+        has_disable = "disable" in spec.columns
+        stmt = sa.select(t.c[keycol], *(t.c[c] for c in cols),
+                         *([t.c.disable] if has_disable else []))
+        wanted = keys
+        if wanted is not None and len(wanted) <= _IN_LIMIT:
+            stmt = stmt.where(t.c[keycol].in_(sorted(wanted)))
+            wanted = None
+        out: dict[str, dict[str, str]] = {c: {} for c in cols}
+        keyvals: dict[str, str] = {}
+        slots = [(i, out[c]) for i, c in enumerate(cols, 1)]
+        enabled_values = _ENABLED
+        # fetchall() hands the rows over in one call instead of one fetch per row.
+        for rec in self.conn.execute(stmt).fetchall():
+            key = rec[0]
+            if wanted is not None and key not in wanted:
+                continue
+            if has_disable:
+                d = rec[-1]
+                if d is not None and str(d) not in enabled_values:
+                    continue
+            keyvals.setdefault(key, key)
+            for i, dest in slots:
+                v = rec[i]
+                if v is not None and v != "" and key not in dest:
+                    dest[key] = v if isinstance(v, str) else str(v)
+        if keycol in columns:
+            out[keycol] = keyvals
+        return out
 
     def _resolve_table(
         self,
@@ -194,45 +253,60 @@ class NodeView:
         columns: list[str],
         hier: Mapping[str, str],
         resolve_regex: bool,
+        needed: set[str] | None,
     ) -> None:
-        needed: set[str] | None = set(nodes)
-        for node in nodes:
-            needed.update(self.groups_of(node))  # type: ignore[union-attr]
-        if needed is not None and len(needed) > _IN_LIMIT:
-            needed = None
-        rows = self.rows_for(table, columns, needed)
-        if not rows:
-            return
-        for node in nodes:
-            chain = [node, *self.groups_of(node)]
-            present = [(name, rows[name]) for name in chain if name in rows]
-            if not present:
+        chains = self.chains()
+        per_column = self.column_values(table, columns, needed)
+        values_out = result.values
+        sources_out = result.sources
+        for col in columns:
+            colvals = per_column.get(col)
+            if not colvals:
                 continue
-            for col in columns:
-                attr = (table, col)
-                value, source = _inherit(node, present, col, hier.get(col))
-                if not value:
-                    continue
-                if resolve_regex and is_regex_value(value):
+            attr = (table, col)
+            delim = hier.get(col)
+            distinct = set(colvals.values())
+            slow = delim is not None or any(v.endswith(NEXTRECORD) for v in distinct)
+            regexes = {v for v in distinct if is_regex_value(v)} if resolve_regex else set()
+            get = colvals.get
+            for node in nodes:
+                chain = chains.get(node) or (node,)
+                if slow:
+                    value, source = _inherit(node, chain, colvals, delim)
+                    if not value:
+                        continue
+                else:
+                    source = None
+                    value = None
+                    for name in chain:
+                        value = get(name)
+                        if value is not None:
+                            if name != node:
+                                source = name
+                            break
+                    if value is None:
+                        continue
+                if value in regexes or (slow and resolve_regex and is_regex_value(value)):
                     try:
-                        value = evaluate(value, node)
+                        evaluated = evaluate(value, node)
                     except RegexValueError as exc:
                         result.errors[node].append(f"{table}.{col}: {exc.message}")
                         continue
-                    if not value:
+                    if not evaluated:
                         continue
-                result.values[node][attr] = value
+                    value = evaluated
+                values_out[node][attr] = value
                 if source is not None:
-                    result.sources[node][attr] = source
+                    sources_out[node][attr] = source
 
 
 def _inherit(
     node: str,
-    present: list[tuple[str, list[dict[str, str | None]]]],
-    col: str,
+    chain: Sequence[str],
+    colvals: Mapping[str, str],
     hier_delim: str | None,
 ) -> tuple[str | None, str | None]:
-    """One attribute for one node: (value, where it came from or None).
+    """One attribute for one node the slow way: (value, where it came from or None).
 
     The source is None for the node's own value; otherwise the group, or for a
     ``+=NEXTRECORD`` chain every contributor joined by commas, the node first
@@ -240,8 +314,8 @@ def _inherit(
     """
     if hier_delim is not None:
         parts: list[str] = []
-        for _name, rowlist in present:
-            v = _first(rowlist, col)
+        for name in chain:
+            v = colvals.get(name)
             if v is None:
                 continue
             for item in v.split(hier_delim):
@@ -250,8 +324,8 @@ def _inherit(
         return (hier_delim.join(parts) if parts else None), None
     value = ""
     contributors: list[str] = []
-    for name, rowlist in present:
-        v = _first(rowlist, col)
+    for name in chain:
+        v = colvals.get(name)
         if v is None:
             continue
         contributors.append(name)
@@ -266,14 +340,6 @@ def _inherit(
     if contributors == [node]:
         return value, None
     return value, ",".join(contributors)
-
-
-def _first(rowlist: list[dict[str, str | None]], col: str) -> str | None:
-    for row in rowlist:
-        v = row.get(col)
-        if v not in (None, ""):
-            return str(v)
-    return None
 
 
 _ENABLED = frozenset({"", "0", "no", "NO", "No", "nO"})
