@@ -345,12 +345,26 @@ def test_given_nodes_win_over_the_noderange_text() -> None:
     ("rmdef", ["rack1"], None, "rack1"),
     ("rmdef", ["-a", "-f"], None, None),
     ("rmdef", ["--", "n1"], None, "n1"),
+    ("lsdef", ["n1"], "n9:\n  objtype=node\n", "n1"),
+    ("rmdef", ["n1"], "n9:\n  objtype=node\n", "n1"),
     ("nodels", ["n1"], None, None),
     ("rpower", ["n1", "stat"], None, None),
 ])
 def test_object_command_noderange(command: str, args: list[str], stdin: str | None,
                                   expected: str | None) -> None:
     assert object_command_noderange(command, args, stdin=stdin) == expected
+
+
+@pytest.mark.parametrize(("command", "args", "expected"), [
+    ("lsdef", ["n1"], "n1"),
+    ("rmdef", ["-t", "node", "-o", "n1"], "n1"),
+    ("mkdef", ["n1", "groups=all"], None),
+    ("chdef", ["n1", "groups=all"], None),
+])
+def test_mkdef_and_chdef_name_no_nodes_unless_stdin_is_known(command: str, args: list[str],
+                                                             expected: str | None) -> None:
+    assert object_command_noderange(command, args) == expected
+    assert object_command_noderange(command, args, stdin="n9:\n objtype=node\n") == expected
 
 
 def test_object_command_options_match_the_commands() -> None:

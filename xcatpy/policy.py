@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from types import EllipsisType
 
 from xcatpy.errors import StoreError, XcatError
 
@@ -620,7 +621,7 @@ _OBJECT_LONG = [
 
 
 def object_command_noderange(command: str, args: Sequence[str], *,
-                             stdin: str | None) -> str | None:
+                             stdin: str | None | EllipsisType = ...) -> str | None:
     """The nodes an object command acts on, as a noderange, or None.
 
     For lsdef, mkdef, chdef and rmdef, whose clients send object names only
@@ -632,12 +633,16 @@ def object_command_noderange(command: str, args: Sequence[str], *,
 
     None — the request names no nodes, so rows with a noderange do not match
     it — for other commands, other or several types, ``-a``, ``-z``,
-    ``--template``, a stanza on ``stdin`` (which can name any object), no
-    names, or options that do not parse.  Returning None is never less
-    strict than the names would be, since a request that names no nodes can
-    only be allowed by a row without a noderange.
+    ``--template``, no names, or options that do not parse.  ``stdin`` is the
+    request's piped input: mkdef and chdef also define every object of a
+    stanza found there, so for them a non-empty ``stdin``, or none passed at
+    all, gives None too.  Returning None is never less strict than the names
+    would be, since a request that names no nodes can only be allowed by a
+    row without a noderange.
     """
-    if command not in OBJECT_COMMANDS or stdin:
+    if command not in OBJECT_COMMANDS:
+        return None
+    if command in ("mkdef", "chdef") and (stdin is ... or stdin):
         return None
     words: list[str] = []
     for i, arg in enumerate(args):
