@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from xcatpy.errors import StoreError, UnknownColumnError
 from xcatpy.store.db import Store
 from xcatpy.store.schema import AUTOINCREMENT_TABLES, get_table
+from xcatpy.store.validate import check_rows
 
 Row = dict[str, str | None]
 Key = tuple[str, ...]
@@ -110,6 +111,7 @@ def upsert(
     spec = get_table(table)
     if not changes:
         return (0, 0)
+    check_rows(table, ({**keyvals, **values} for keyvals, values in changes))
     for keyvals, values in changes:
         check_columns(table, keyvals)
         check_columns(table, values)
@@ -152,6 +154,7 @@ def insert_rows(conn: Any, store: Store, table: str, rows: Sequence[Mapping[str,
     """Insert complete rows (columns not given are NULL); duplicates are an error."""
     if not rows:
         return 0
+    check_rows(table, rows)
     spec = get_table(table)
     t = store.table(table)
     full: list[dict[str, Any]] = []
