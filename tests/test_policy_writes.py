@@ -174,24 +174,14 @@ def test_restorexcatdb_refuses_a_bad_policy_file(mn: MN, tmp_path: Path) -> None
 # updates of rows that already exist
 
 
-BYPASS = pytest.mark.xfail(
-    strict=True,
-    reason="updates of existing rows do not go through xcatpy.store.rows (chtab: "
-           "commands/tables.py _set_row; chdef: store/objects.py _flush and rename_object)",
-)
-
-
-@BYPASS
 def test_chtab_refuses_a_bad_value_in_an_existing_row(mn: MN) -> None:
     refused(mn, "chtab", "priority=1", "policy.rule=disallow", column="rule", value="disallow")
 
 
-@BYPASS
 def test_chdef_refuses_a_bad_value_in_an_existing_row(mn: MN) -> None:
     refused(mn, "chdef", "-t", "policy", "-o", "1", "rule=maybe", column="rule", value="maybe")
 
 
-@BYPASS
 def test_chdef_refuses_a_new_priority_that_is_not_a_number(mn: MN) -> None:
     refused(mn, "chdef", "-t", "policy", "-o", "1", "-n", "first", column="priority",
             value="first")

@@ -603,6 +603,12 @@ def _flush(conn: Any, store: Any, table: str, cols: tuple[str, ...],
                 updates[setcols].append({**{f"k_{c}": v for c, v in keyrow.items()}, **values})
         elif any(v not in (None, "") for c, v in values.items() if c not in keyrow):
             inserts.append({**keyrow, **values})
+    from xcatpy.store import validate
+
+    validate.check_rows(table, [
+        {c: v for c, v in p.items() if not c.startswith("k_")}
+        for params in updates.values() for p in params
+    ])
     for setcols, params in updates.items():
         stmt = (
             t.update()
@@ -736,6 +742,10 @@ def delete_objects(conn: Any, store: Any, type_name: str, names: Sequence[str], 
 
 def rename_object(conn: Any, store: Any, type_name: str, old: str, new: str) -> None:
     """Give object ``old`` the name ``new`` in every row that names it."""
+    from xcatpy.store import validate
+
+    for lk in _lookups_to_clear(type_name):
+        validate.check_rows(lk.table, [{lk.name_col: new}])
     for lk in _lookups_to_clear(type_name):
         t = store.table(lk.table)
         extra = [t.c[c] == v for c, v in lk.fixed]
