@@ -64,6 +64,7 @@ class NodeView:
         self._groups: dict[str, list[str]] | None = None
         self._site: dict[str, str] | None = None
         self._chains: dict[str, tuple[str, ...]] | None = None
+        self._static: dict[str, set[str]] | None = None
 
     # -- nodelist ---------------------------------------------------------
     @property
@@ -90,12 +91,14 @@ class NodeView:
         return self._groups.get(node, [])
 
     def static_groups(self) -> dict[str, set[str]]:
-        """group -> member nodes, from every node's ``nodelist.groups``."""
-        index: dict[str, set[str]] = defaultdict(set)
-        for node in self.nodelist:
-            for g in self.groups_of(node):
-                index[g].add(node)
-        return index
+        """group -> member nodes, from every node's ``nodelist.groups`` (built once)."""
+        if self._static is None:
+            index: dict[str, set[str]] = defaultdict(set)
+            for node in self.nodelist:
+                for g in self.groups_of(node):
+                    index[g].add(node)
+            self._static = dict(index)
+        return self._static
 
     # -- site -------------------------------------------------------------
     @property
