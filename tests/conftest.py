@@ -43,6 +43,10 @@ class MN:
     root: Path
     monkeypatch: pytest.MonkeyPatch
 
+    @property
+    def home(self) -> Path:
+        return Path(os.environ["HOME"])
+
     def run(self, command: str, *args: str, stdin: str | None = None,
             env: dict[str, str] | None = None) -> Result:
         """Run a command's console entry point in this process."""
@@ -113,6 +117,9 @@ def store_backend(request: pytest.FixtureRequest) -> str:
 def mn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_backend: str) -> Iterator[MN]:
     root = tmp_path / "root"
     root.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XCATPY_ROOT", str(root))
     monkeypatch.setenv("XCATBYPASS", "YES")
     monkeypatch.delenv("XCATHOST", raising=False)
@@ -157,3 +164,63 @@ def run_script(tmp_path: Path):  # type: ignore[no-untyped-def]
         return Result(p.returncode, p.stdout, p.stderr)
 
     return _run
+
+
+@dataclass
+class Daemon:
+    """A real xcatd serving ``mn`` on an ephemeral loopback port."""
+
+    mn: MN
+    host: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def run(self, command: str, *args: str, stdin: str | None = None,
+            home: Path | None = None, env: dict[str, str] | None = None) -> Result:
+        """Run a command through the daemon (no bypass), as the owner of ``home``."""
+        extra = {"XCATBYPASS": "", "XCATHOST": self.address}
+        if home is not None:
+            extra["HOME"] = str(home)
+        extra.update(env or {})
+        return self.mn.run(command, *args, stdin=stdin, env=extra)
+
+
+def _wait_ready(ready: Path, proc: subprocess.Popen[bytes], log: Path, limit: float) -> str:
+    import time
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if ready.exists():
+            return ready.read_text().strip()
+        if proc.poll() is not None:
+            raise RuntimeError(f"xcatd exited {proc.returncode}: {log.read_text()}")
+        time.sleep(0.05)
+    raise RuntimeError(f"xcatd not ready after {limit}s: {log.read_text()}")
+
+
+@pytest.fixture
+def daemon(mn: MN, tmp_path: Path) -> Iterator[Daemon]:
+    """xcatd on 127.0.0.1 and a free port, stopped (SIGTERM, then SIGKILL) afterwards."""
+    ready = tmp_path / "xcatd.ready"
+    log = tmp_path / "xcatd.log"
+    with open(log, "wb") as logfh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "xcatpy.cli.xcatd", "--listen", "127.0.0.1", "--port", "0",
+             "--ready-file", str(ready)],
+            stdout=logfh, stderr=subprocess.STDOUT, env=dict(os.environ),
+        )
+    try:
+        host, _, port = _wait_ready(ready, proc, log, 30).rpartition(":")
+        yield Daemon(mn, host, int(port), proc, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from xcatpy.commands.context import Context
 from xcatpy.errors import XcatError
 from xcatpy.paths import Paths
 from xcatpy.protocol import Request, Response, error
+
+if TYPE_CHECKING:
+    from xcatpy.store.db import Store
 
 Handler = Callable[[Request, Context], Iterable[Response]]
 
@@ -37,6 +41,9 @@ HANDLERS: dict[str, str] = {
     "chdef": "xcatpy.commands.objects:chdef",
     "rmdef": "xcatpy.commands.objects:rmdef",
     "xcatconfig": "xcatpy.commands.config:xcatconfig",
+    "getdestiny": "xcatpy.commands.destiny:getdestiny",
+    "nextdestiny": "xcatpy.commands.destiny:nextdestiny",
+    "lsxcatd": "xcatpy.commands.daemoninfo:lsxcatd",
 }
 
 
@@ -48,9 +55,12 @@ def get_handler(command: str) -> Handler:
     return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
 
 
-def run_request(request: Request, paths: Paths) -> Iterator[Response]:
-    """Run one request to completion, turning XcatError into an error response."""
-    ctx = Context(paths, request.username or "")
+def run_request(request: Request, paths: Paths, store: Store | None = None) -> Iterator[Response]:
+    """Run one request to completion, turning XcatError into an error response.
+
+    The daemon passes its long-lived ``store``; a bypassed command opens one.
+    """
+    ctx = Context(paths, request.username or "", store)
     try:
         handler = get_handler(request.command)
         yield from handler(request, ctx)

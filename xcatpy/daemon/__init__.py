@@ -1,0 +1,1 @@
+"""xcatd: the TLS daemon every command talks to."""

@@ -1,0 +1,350 @@
+"""xcatd: one asyncio process serving xCAT's protocol over TLS.
+
+Per connection: TLS handshake (bounded in time), the client's identity from
+its certificate (anonymous without one), then any number of
+``<xcatrequest>`` documents, each answered by a stream of ``<xcatresponse>``
+documents ending with ``serverdone``.  Per request: decode (defusedxml,
+bounded), find the node the connection comes from, check the policy table,
+audit the decision, then run the same handler a bypassed command runs, in a
+worker thread, writing each result as soon as it exists.
+
+Idle and half-open connections are only parked coroutines: they cost no CPU
+and are dropped after ``IDLE_TIMEOUT``.  Handlers block (SQLAlchemy, vendor
+libraries) and so run on a bounded thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from xcatpy import __version__
+from xcatpy.daemon import audit
+from xcatpy.daemon.identity import NodeAddresses
+from xcatpy.daemon.tls import Revocations, peer_identity, server_context
+from xcatpy.errors import XcatError
+from xcatpy.paths import Paths
+from xcatpy.protocol import Request, Response, data, error
+from xcatpy.wire import SERVERDONE, WireError, decode_request, encode_responses, split_request
+
+log = logging.getLogger("xcatd")
+
+HANDSHAKE_TIMEOUT = 10.0
+IDLE_TIMEOUT = 15.0
+REQUEST_TIMEOUT = 60.0
+FLUSH_INTERVAL = 0.02
+FLUSH_COUNT = 512
+DENIED = "Permission denied for request"
+# Commands the daemon answers itself: they are about the connection, not the cluster.
+BUILTINS = frozenset({"authcheck"})
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    user: str | None
+    reason: str
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class Daemon:
+    """The server.  ``start()`` binds; ``serve()`` runs until ``stop()``."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        *,
+        listen: str | None = None,
+        port: int | None = None,
+        workers: int = 16,
+    ) -> None:
+        from xcatpy.store.db import open_store
+
+        self.paths = paths
+        self.store = open_store(paths)
+        site = self._site()
+        self.listen = listen
+        self.port = int(port if port is not None else (site.get("xcatdport") or 3001))
+        self.ssl = server_context(paths, site)
+        self.revocations = Revocations(paths)
+        self.addresses = NodeAddresses(self.store)
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xcatd")
+        self.server: asyncio.AbstractServer | None = None
+        self.connections = 0
+        self._stopped = asyncio.Event()
+
+    # -- life cycle -------------------------------------------------------
+    def _site(self) -> dict[str, str]:
+        from xcatpy.store.attrs import NodeView
+
+        with self.store.connect() as conn:
+            return dict(NodeView(self.store, conn).site)
+
+    async def start(self) -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_quiet_exceptions)
+        self.server = await asyncio.start_server(
+            self._connection,
+            host=self.listen,
+            port=self.port,
+            ssl=self.ssl,
+            ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+            backlog=8192,
+            reuse_address=True,
+        )
+        sock = self.server.sockets[0].getsockname()
+        self.port = sock[1]
+        log.info("listening on %s:%s", sock[0], sock[1])
+        return sock[0], sock[1]
+
+    async def serve(self) -> None:
+        assert self.server is not None
+        async with self.server:
+            await self._stopped.wait()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        self._stopped.set()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.store.dispose()
+
+    # -- connections ------------------------------------------------------
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        peer = writer.get_extra_info("peername") or ("", 0)
+        ip = str(peer[0])
+        try:
+            sslobj = writer.get_extra_info("ssl_object")
+            der = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
+            user, serial = peer_identity(der)
+            if serial is not None and self.revocations.revoked(serial):
+                log.warning("refused revoked certificate of %s from %s", user, ip)
+                return
+            await self._requests(reader, writer, user, ip)
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        finally:
+            self.connections -= 1
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 2)
+
+    async def _requests(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, user: str | None, ip: str
+    ) -> None:
+        buffer = b""
+        started: float | None = None
+        while True:
+            timeout = IDLE_TIMEOUT
+            if started is not None:
+                timeout = min(timeout, max(0.1, REQUEST_TIMEOUT - (time.monotonic() - started)))
+            chunk = await asyncio.wait_for(reader.read(65536), timeout)
+            if not chunk:
+                return
+            buffer += chunk
+            if started is None:
+                started = time.monotonic()
+            if b"<xcatrequest" not in buffer[:4096] and len(buffer.lstrip()) > 15:
+                # xCAT's rule: anything else is not a client of ours.
+                return
+            while True:
+                try:
+                    doc, buffer = split_request(buffer)
+                except WireError as exc:
+                    await self._send(writer, [error(exc.message)], done=True)
+                    return
+                if doc is None:
+                    break
+                await self._request(doc, writer, user, ip)
+                started = time.monotonic() if buffer.strip() else None
+
+    async def _send(self, writer: asyncio.StreamWriter, responses: list[Response],
+                    *, done: bool = False) -> None:
+        if responses:
+            writer.write(encode_responses(responses))
+        if done:
+            writer.write(SERVERDONE)
+        await writer.drain()
+
+    # -- one request ------------------------------------------------------
+    async def _request(self, doc: bytes, writer: asyncio.StreamWriter, user: str | None,
+                       ip: str) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            req = decode_request(doc)
+        except WireError as exc:
+            await self._send(writer, [error(exc.message)], done=True)
+            return
+        requested = req.environment.pop("_requested_username", None)
+        for key in [k for k in req.environment if k.startswith("_xcat")]:
+            del req.environment[key]  # only the daemon sets these
+        clienthost = await loop.run_in_executor(self.executor, self.addresses.node_for, ip)
+        req.environment["_xcat_clienthost"] = clienthost or ""
+        req.environment["_xcat_clientip"] = ip
+        if req.command == "authcheck":
+            resp = [data("Authenticated" if user else "Unauthenticated")]
+            if user:
+                resp.append(data(user, desc="username"))
+            await self._send(writer, resp, done=True)
+            return
+        if user is None and not req.noderange and clienthost:
+            req.noderange = clienthost
+        decision = await loop.run_in_executor(
+            self.executor, self._authorize, req, user, requested, clienthost, ip
+        )
+        if not decision.allowed:
+            await self._send(writer, [error(DENIED)], done=True)
+            return
+        req.username = decision.user
+        await self._stream(req, writer)
+
+    def _authorize(self, req: Request, user: str | None, requested: str | None,
+                   clienthost: str | None, ip: str) -> Decision:
+        """Policy check and audit record (blocking: runs on a worker thread)."""
+        from xcatpy import policy
+        from xcatpy.store import rows
+        from xcatpy.store.attrs import NodeView
+        from xcatpy.store.resolver import expand
+
+        with self.store.connect() as conn:
+            view = NodeView(self.store, conn)
+            site = dict(view.site)
+            table = policy.rows_from_table(rows.read_rows(conn, self.store, "policy"))
+            noderange = req.noderange or policy.object_command_noderange(
+                req.command, req.args, stdin=req.stdin
+            )
+
+            def expand_text(text: str) -> set[str]:
+                return set(expand(text, view, allow_missing=True, cwd=req.cwd,
+                                  environment=req.environment))
+
+            nodes: set[str] | None = None
+            if noderange:
+                try:
+                    nodes = expand_text(noderange)
+                except XcatError:
+                    nodes = None
+            if user is None and nodes is not None and (not clienthost or nodes - {clienthost}):
+                outcome = Decision(False, None, "anonymous requests may name only their own node")
+            else:
+                verdict = policy.evaluate(
+                    table, user=user, host=clienthost or ip, command=req.command,
+                    args=req.args, noderange=noderange,
+                    nodes=sorted(nodes) if nodes is not None else None,
+                    expand=expand_text, now=dt.datetime.now(),
+                )
+                effective = requested if (verdict.trusted and requested) else user
+                outcome = Decision(verdict.allowed, effective, verdict.reason)
+        try:
+            audit.record(
+                self.store, site, user=user, host=clienthost or ip, clienttype=req.clienttype,
+                command=req.command, noderange=noderange, args=req.args,
+                allowed=outcome.allowed, reason=outcome.reason,
+            )
+        except Exception:
+            log.exception("could not write the audit record")
+            if not outcome.allowed:
+                return outcome
+            return Decision(False, outcome.user, "audit failed")
+        return outcome
+
+    async def _stream(self, req: Request, writer: asyncio.StreamWriter) -> None:
+        """Run the handler on a worker thread; write results as they come."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[list[Response] | None] = asyncio.Queue()
+        window = threading.BoundedSemaphore(32)
+        cancelled = threading.Event()
+
+        def push(item: list[Response] | None) -> None:
+            while not window.acquire(timeout=0.5):
+                if cancelled.is_set():
+                    raise _Cancelled
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def produce() -> None:
+            from xcatpy.dispatch import run_request
+
+            results = run_request(req, self.paths, store=self.store)
+            batch: list[Response] = []
+            last = 0.0
+            try:
+                for resp in results:
+                    batch.append(resp)
+                    now = time.monotonic()
+                    # A lone result goes out at once; a burst is sent in batches.
+                    if len(batch) >= FLUSH_COUNT or now - last >= FLUSH_INTERVAL:
+                        push(batch)
+                        batch, last = [], now
+            except _Cancelled:
+                return
+            except Exception:
+                log.exception("handler for %s failed", req.command)
+                batch.append(error(f"{req.command}: internal error (see the xcatd log)"))
+            finally:
+                results.close()
+            with contextlib.suppress(_Cancelled):
+                push(batch)
+                push(None)
+
+        future = loop.run_in_executor(self.executor, produce)
+        try:
+            while True:
+                chunk = await queue.get()
+                window.release()
+                if chunk is None:
+                    break
+                if chunk:
+                    writer.write(encode_responses(chunk))
+                    await writer.drain()
+            await self._send(writer, [], done=True)
+        finally:
+            cancelled.set()
+            with contextlib.suppress(Exception):
+                await future
+
+
+def _quiet_exceptions(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    if isinstance(exc, (ssl.SSLError, ConnectionError, TimeoutError)):
+        log.debug("connection dropped: %s", exc)
+        return
+    loop.default_exception_handler(context)
+
+
+def run(paths: Paths, *, listen: str | None, port: int | None, workers: int,
+        on_ready: Callable[[str, int], None] | None = None) -> None:
+    """Run the daemon until SIGTERM or SIGINT."""
+    import signal
+
+    async def main() -> None:
+        daemon = Daemon(paths, listen=listen, port=port, workers=workers)
+        try:
+            host, bound = await daemon.start()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, daemon.stop)
+            if on_ready is not None:
+                on_ready(host, bound)
+            log.info("xcatd %s ready on %s (%s)", __version__, bound, socket.gethostname())
+            await daemon.serve()
+        finally:
+            daemon.close()
+            log.info("stopped")
+
+    asyncio.run(main())
