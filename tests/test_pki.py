@@ -74,3 +74,22 @@ def test_revocation_reaches_the_crl(ca: pki.CA, tmp_path: Path) -> None:
 def test_bad_user_names_are_refused(ca: pki.CA, tmp_path: Path, bad: str) -> None:
     with pytest.raises(pki.PKIError):
         pki.issue_client(ca, bad, tmp_path)
+
+
+def test_signed_by(ca: pki.CA, tmp_path: Path) -> None:
+    xdir = pki.issue_client(ca, "carol", tmp_path / "h")
+    assert pki.signed_by(ca, xdir / "client-cert.pem")
+    other = pki.create_ca(tmp_path / "other")
+    assert not pki.signed_by(other, xdir / "client-cert.pem")
+    assert not pki.signed_by(ca, tmp_path / "missing.pem")
+    pki.revoke(ca, "carol")
+    assert not pki.signed_by(ca, xdir / "client-cert.pem")
+
+
+def test_init_replaces_a_credential_from_another_ca(mn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cert = mn.home / ".xcat" / "client-cert.pem"
+    pki.issue_client(pki.create_ca(tmp_path / "stale"), "root", mn.home, revoke_previous=False)
+    ca = pki.CA(mn.root / "etc/xcatpy/ca")
+    assert not pki.signed_by(ca, cert)
+    mn.ok("xcatconfig", "-i")
+    assert pki.signed_by(ca, cert)

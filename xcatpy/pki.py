@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -294,3 +295,14 @@ def write_crl(ca: CA) -> Path:
 def cert_cn(cert: x509.Certificate) -> str | None:
     attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(attrs[0].value) if attrs else None
+
+
+def signed_by(ca: CA, cert_path: Path) -> bool:
+    """True when the certificate at ``cert_path`` was issued by ``ca`` and is not revoked."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        _key, ca_cert = ca.load()
+        cert.verify_directly_issued_by(ca_cert)
+    except (OSError, ValueError, TypeError, PKIError, InvalidSignature):
+        return False
+    return cert.serial_number not in ca.revoked_serials()

@@ -61,7 +61,9 @@ def _credentials(ctx: Context) -> Iterator[Response]:
         yield info(f"Created the server credential for {hostname} in {paths.certdir}")
     me = pwd.getpwuid(os.getuid()).pw_name
     home = Path(os.environ.get("HOME") or pwd.getpwuid(os.getuid()).pw_dir)
-    if not (home / ".xcat" / "client-cred.pem").exists():
+    # A credential from another CA (an earlier installation) would lock the
+    # caller out of the new daemon: replace it.
+    if not pki.signed_by(ca, home / ".xcat" / "client-cert.pem"):
         pki.issue_client(ca, me, home)
         yield info(f"Created the client credential of {me} in {home / '.xcat'}")
 
