@@ -298,8 +298,8 @@ def nodels(req: Request, ctx: Context) -> Iterator[Response]:
 def _visible(view: Any, nodes: Iterable[str], show_hidden: bool) -> list[str]:
     if show_hidden:
         return list(nodes)
-    rows = view.nodelist
-    return [n for n in nodes if (rows.get(n) or {}).get("hidden") != "1"]
+    hidden = view.hidden_nodes()
+    return [n for n in nodes if n not in hidden]
 
 
 def _nodels_values(

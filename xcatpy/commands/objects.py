@@ -791,8 +791,7 @@ def _list_type(tgt: Target, catalog: Any, t: str, names: list[str], od: Any,
     shown_set = set(shown_attrs)
     hidden = set()
     if t == "node" and not opts.S and opts.template is None:
-        nl = catalog.view.nodelist
-        hidden = {n for n in names if (nl.get(n) or {}).get("hidden") == "1"}
+        hidden = catalog.view.hidden_nodes() & set(names)
     exists = catalog.exists(t) if opts.template is None else set(names)
     multi = len(tgt.types) > 1
     lines = out.lines

@@ -66,3 +66,30 @@ class NodeAddresses:
             if short in nodes:
                 return short
         return None
+
+
+_NAMES: dict[str, tuple[float, str]] = {}
+_NAMES_LOCK = threading.Lock()
+_NAME_TTL = 60.0
+
+
+def peer_name(address: str) -> str:
+    """Short host name of ``address`` (reverse lookup, cached); the address if none.
+
+    What policy rows' ``host`` column is compared with for callers that hold
+    a certificate.  Blocking: call from a worker thread.
+    """
+    now = time.monotonic()
+    with _NAMES_LOCK:
+        hit = _NAMES.get(address)
+    if hit is not None and now - hit[0] < _NAME_TTL:
+        return hit[1]
+    try:
+        name = strip_name(socket.gethostbyaddr(address)[0])
+    except OSError:
+        name = address
+    with _NAMES_LOCK:
+        if len(_NAMES) > 4096:
+            _NAMES.clear()
+        _NAMES[address] = (now, name)
+    return name

@@ -30,7 +30,7 @@ from typing import Any
 
 from xcatpy import __version__
 from xcatpy.daemon import audit
-from xcatpy.daemon.identity import NodeAddresses
+from xcatpy.daemon.identity import NodeAddresses, peer_name
 from xcatpy.daemon.tls import Revocations, peer_identity, server_context
 from xcatpy.errors import XcatError
 from xcatpy.paths import Paths
@@ -194,7 +194,12 @@ class Daemon:
         requested = req.environment.pop("_requested_username", None)
         for key in [k for k in req.environment if k.startswith("_xcat")]:
             del req.environment[key]  # only the daemon sets these
-        clienthost = await loop.run_in_executor(self.executor, self.addresses.node_for, ip)
+        # Who is calling: a certificate names a user; an anonymous caller is
+        # known only by the node its address belongs to (looked up only then).
+        if user is None:
+            clienthost = await loop.run_in_executor(self.executor, self.addresses.node_for, ip)
+        else:
+            clienthost = await loop.run_in_executor(self.executor, peer_name, ip)
         req.environment["_xcat_clienthost"] = clienthost or ""
         req.environment["_xcat_clientip"] = ip
         if req.command == "authcheck":

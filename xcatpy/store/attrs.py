@@ -61,14 +61,49 @@ class NodeView:
         self.store = store
         self.conn = conn
         self._nodelist: dict[str, dict[str, str | None]] | None = None
+        self._index: dict[str, str | None] | None = None
+        self._hidden: set[str] | None = None
         self._groups: dict[str, list[str]] | None = None
         self._site: dict[str, str] | None = None
         self._chains: dict[str, tuple[str, ...]] | None = None
         self._static: dict[str, set[str]] | None = None
 
     # -- nodelist ---------------------------------------------------------
+    def _load_index(self) -> None:
+        """Node names, their group lists and hidden flags: the three columns
+        nearly every request needs, read without building a row per node."""
+        t = self.store.table("nodelist")
+        stmt = sa.select(t.c.node, t.c.groups, t.c.hidden, t.c.disable)
+        index: dict[str, str | None] = {}
+        hidden: set[str] = set()
+        enabled_values = _ENABLED
+        for node, groups, hid, disable in self.conn.execute(stmt).fetchall():
+            if disable is not None and str(disable) not in enabled_values:
+                continue
+            index[node] = groups
+            if hid == "1":
+                hidden.add(node)
+        self._index, self._hidden = index, hidden
+
+    @property
+    def node_index(self) -> dict[str, str | None]:
+        """node -> its ``nodelist.groups`` text, for every enabled node."""
+        if self._index is None:
+            self._load_index()
+        assert self._index is not None
+        return self._index
+
+    def hidden_nodes(self) -> set[str]:
+        """Nodes with ``nodelist.hidden`` = 1."""
+        if self._hidden is None:
+            self._load_index()
+        assert self._hidden is not None
+        return self._hidden
+
     @property
     def nodelist(self) -> dict[str, dict[str, str | None]]:
+        """Whole ``nodelist`` rows by node (read on first use; most requests
+        need only :attr:`node_index`)."""
         if self._nodelist is None:
             t = self.store.table("nodelist")
             cols = list(get_table("nodelist").columns)
@@ -81,20 +116,18 @@ class NodeView:
         return self._nodelist
 
     def node_names(self) -> list[str]:
-        return list(self.nodelist)
+        return list(self.node_index)
 
     def groups_of(self, node: str) -> list[str]:
         if self._groups is None:
-            self._groups = {
-                n: split_list(row.get("groups")) for n, row in self.nodelist.items()
-            }
+            self._groups = {n: split_list(g) for n, g in self.node_index.items()}
         return self._groups.get(node, [])
 
     def static_groups(self) -> dict[str, set[str]]:
         """group -> member nodes, from every node's ``nodelist.groups`` (built once)."""
         if self._static is None:
             index: dict[str, set[str]] = defaultdict(set)
-            for node in self.nodelist:
+            for node in self.node_index:
                 for g in self.groups_of(node):
                     index[g].add(node)
             self._static = dict(index)
@@ -169,7 +202,7 @@ class NodeView:
         result = AttrResult()
         hier = self.hierarchical()
         needed: set[str] | None = None
-        if any(t != "nodelist" for t in wanted):
+        if wanted:
             needed = set(nodes)
             chains = self.chains()
             for node in nodes:
@@ -185,14 +218,14 @@ class NodeView:
 
                     raise UnknownColumnError(table, c)
             if table == "nodelist":
-                for node in nodes:
-                    row = self.nodelist.get(node)
-                    if row is None:
-                        continue
-                    for c in columns:
-                        v = row.get(c)
-                        if v not in (None, ""):
-                            result.values[node][(table, c)] = str(v)
+                known = self.node_index
+                percol = self.column_values("nodelist", list(columns), needed)
+                for c in columns:
+                    values = percol.get(c) or {}
+                    for node in nodes:
+                        v = values.get(node)
+                        if v is not None and node in known:
+                            result.values[node][(table, c)] = v
                 continue
             if not spec.node_keyed:
                 raise StoreError(f"table {table} is not keyed by node")
@@ -204,7 +237,7 @@ class NodeView:
     def chains(self) -> dict[str, tuple[str, ...]]:
         """node -> (node, group1, group2, ...): where its values are looked for, in order."""
         if self._chains is None:
-            self._chains = {n: (n, *self.groups_of(n)) for n in self.nodelist}
+            self._chains = {n: (n, *self.groups_of(n)) for n in self.node_index}
         return self._chains
 
     def column_values(

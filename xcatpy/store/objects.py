@@ -287,7 +287,7 @@ class Catalog:
         if type_name == "site":
             return [SITE_OBJECT]
         if type_name == "node":
-            return list(self.view.nodelist)
+            return list(self.view.node_index)
         plan = plan_for(type_name)
         found: dict[str, None] = {}
         if plan.key_lookup is not None:
@@ -297,7 +297,7 @@ class Catalog:
                 if name:
                     found[name] = None
         if type_name == "group":
-            for node in self.view.nodelist:
+            for node in self.view.node_index:
                 for g in self.view.groups_of(node):
                     found.setdefault(g, None)
         return list(found)
