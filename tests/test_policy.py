@@ -369,7 +369,7 @@ def test_mkdef_and_chdef_name_no_nodes_unless_stdin_is_known(command: str, args:
 
 def test_object_command_options_match_the_commands() -> None:
     from xcatpy import policy
-    from xcatpy.commands import objects
+    from xcatpy.commands.objects import options as objects
 
     assert policy._OBJECT_SHORT == objects._SHORT
     assert policy._OBJECT_LONG == objects._LONG

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import both_stores
-from xcatpy.commands.objects import _Stop, parse_stanza
+from xcatpy.commands.objects.options import _Stop
+from xcatpy.commands.objects.stanza import parse_stanza
 
 SAMPLE = """\
 # <xCAT data object stanza file>
