@@ -69,6 +69,37 @@ def _expand_nodes(text: str, catalog: Any, req: Request) -> list[str]:
 def target(command: str, req: Request, catalog: Any) -> Target:
     """Options, object types, object names and attr=val pairs of the command line
     (xCAT's processArgs), with its checks and messages."""
+    opts = _options(command, req)
+    tgt = Target(command, req, opts, [])
+    _words(tgt)
+    if command == "rmdef" and (opts.d or opts.i or opts.l or opts.m or opts.p or opts.w
+                               or opts.x or opts.z or opts.s):
+        raise _Stop("Invalid flag specified, see rmdef manpage for details.", usage=True)
+    if command == "chdef" and opts.t in (None, "node") and (opts.m or opts.p):
+        if any(re.match(r"^nic\w+\..*$", a) for a in tgt.attrs):
+            raise _Stop("chdef does not support to change the nic related attributes "
+                        "with -m or -p flag.")
+    if opts.t:
+        tgt.types = _validate_types(opts.t)
+        if len(tgt.types) > 1 and tgt.attrs:
+            raise _Stop("Cannot combine multiple types with 'att=val' pairs on the command line.")
+    if opts.h:
+        raise _HelpTypes(tgt.types, opts.i)
+    _file_input(tgt, req)
+    if not tgt.types and not tgt.all_types and not opts.a and (
+        not tgt.stanza or opts.template is not None
+    ):
+        tgt.types = ["node"]
+    _names(tgt, req, catalog)
+    if opts.w:
+        tgt.wheres = _wheres(opts)
+    if opts.i and command != "lsdef":
+        raise _Stop("The '-i' option is only valid for the lsdef command.")
+    return tgt
+
+
+def _options(command: str, req: Request) -> Opts:
+    """The parsed options, with xCAT's defaults filled in and their conflicts refused."""
     args = list(req.args)
     if req.noderange:  # a client that sends the noderange apart, as most xCAT commands do
         args.insert(0, req.noderange)
@@ -98,8 +129,12 @@ def target(command: str, req: Request, catalog: Any) -> Target:
     _check_flags(command, opts)
     if opts.nics:
         opts.i = _NICS
-    tgt = Target(command, req, opts, [])
-    for word in opts.rest:
+    return opts
+
+
+def _words(tgt: Target) -> None:
+    """Sort the words left after the options into ``attr=val`` pairs and a noderange."""
+    for word in tgt.opts.rest:
         if "=" in word:
             m = re.match(r"^\s*(.*?)\s*=\s*(\S*.*)$", word, re.S)
             if m is None or not m.group(1):
@@ -109,45 +144,28 @@ def target(command: str, req: Request, catalog: Any) -> Target:
             raise _Stop("noderange can not contain spaces.", usage=True)
         else:
             tgt.noderange = word
-    if command == "rmdef" and (opts.d or opts.i or opts.l or opts.m or opts.p or opts.w
-                               or opts.x or opts.z or opts.s):
-        raise _Stop("Invalid flag specified, see rmdef manpage for details.", usage=True)
-    if command == "chdef" and opts.t in (None, "node") and (opts.m or opts.p):
-        if any(re.match(r"^nic\w+\..*$", a) for a in tgt.attrs):
-            raise _Stop("chdef does not support to change the nic related attributes "
-                        "with -m or -p flag.")
-    if opts.t:
-        tgt.types = _validate_types(opts.t)
-        if len(tgt.types) > 1 and tgt.attrs:
-            raise _Stop("Cannot combine multiple types with 'att=val' pairs on the command line.")
-    if opts.h:
-        raise _HelpTypes(tgt.types, opts.i)
-    _file_input(tgt, req)
-    if not tgt.types and not tgt.all_types and not opts.a and (
-        not tgt.stanza or opts.template is not None
-    ):
-        tgt.types = ["node"]
-    _names(tgt, req, catalog)
-    if opts.w:
-        from xcatpy.store.objects import parse_where
 
-        for text in opts.w:
-            try:
-                where = parse_where(text)
-            except re.error:
-                where = None
-            if where is None:
-                raise _Stop("Incorrect selection string specified with -w flag.")
-            tgt.wheres.append(where)
-        if opts.t == "group" and opts.d:
-            valid = set(OBJECT_TYPES["node"].attr_names)
-            for where in tgt.wheres:
-                if where.attr not in valid:
-                    raise _Stop(f"Incorrect attribute '{where.attr}' in the selection "
-                                "string specified with -w flag.")
-    if opts.i and command != "lsdef":
-        raise _Stop("The '-i' option is only valid for the lsdef command.")
-    return tgt
+
+def _wheres(opts: Opts) -> list[Any]:
+    """The ``-w`` selections, parsed; for a dynamic group they must name node attributes."""
+    from xcatpy.store.objects import parse_where
+
+    wheres = []
+    for text in opts.w:
+        try:
+            where = parse_where(text)
+        except re.error:
+            where = None
+        if where is None:
+            raise _Stop("Incorrect selection string specified with -w flag.")
+        wheres.append(where)
+    if opts.t == "group" and opts.d:
+        valid = set(OBJECT_TYPES["node"].attr_names)
+        for where in wheres:
+            if where.attr not in valid:
+                raise _Stop(f"Incorrect attribute '{where.attr}' in the selection "
+                            "string specified with -w flag.")
+    return wheres
 
 
 def _check_flags(command: str, o: Opts) -> None:

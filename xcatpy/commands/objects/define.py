@@ -129,58 +129,23 @@ def _definitions(run: _Run) -> list[tuple[str, str, dict[str, str]]]:
 
 
 def _define_type(run: _Run, t: str, items: list[tuple[str, dict[str, str]]]) -> None:
-    from xcatpy.store.objects import collapse_nics, plan_for, plan_writes
+    from xcatpy.store.objects import plan_for, plan_writes
 
     opts = run.tgt.opts
-    catalog = run.catalog
-    existing = catalog.exists(t)
+    existing = run.catalog.exists(t)
     mode = "plus" if opts.p else "minus" if opts.m else "replace"
     force = run.command == "mkdef" and opts.f
-    old = [n for n, _ in items if n in existing and not force]
-    wanted = {a for _, attrs in items for a in attrs}
-    wanted = {re.sub(r"^(nic\w+)\..*$", r"\1", a) for a in wanted}
-    if t == "group":
-        wanted |= {"grouptype", "wherevals"}
-    if t == "osimage" and opts.u:
-        wanted |= set(_IMAGE_ATTRS)
-    current = catalog.read(t, old, wanted).values if old and wanted else {}
+    current = _current(run, t, items, existing, force)
     if t == "network":
         _check_networks(run, items, existing, force)
     plan = plan_for(t)
-    capitals = []
+    capitals: list[str] = []
     for name, attrs in items:
         now = current.get(name, {})
         is_new = name not in existing or force
-        if run.command == "mkdef" and name in existing and not force:
-            run.errors += [f"A definition for '{name}' already exists.",
-                           "To remove the old definition and replace it with a new definition "
-                           "use the force '-f' option.",
-                           "To change the existing definition use the 'chdef' command."]
+        delim = _prepare(run, t, name, attrs, now, is_new, name in existing, capitals)
+        if delim is None:
             continue
-        if t == "node" and not _node_ok(run, name, attrs, is_new):
-            continue
-        if t == "node" and re.search(r"[A-Z]", name) and is_new:
-            capitals.append(name)
-        if run.command == "chdef" and opts.m and name not in existing:
-            run.errors.append(f"The '-m' option is not valid since the '{name}' definition "
-                              "does not exist.")
-            continue
-        if t in ("node", "group"):
-            collapse_nics(attrs, now)
-        delim = ","
-        if t == "group":
-            if not _group(run, name, attrs, now, is_new):
-                continue
-            if (now.get("grouptype") or attrs.get("grouptype")) == "dynamic":
-                delim = "::"
-        if t == "osimage" and opts.u:
-            for attr in _IMAGE_ATTRS:
-                if attr not in attrs and now.get(attr):
-                    attrs[attr] = now[attr]
-            if not _fill_osimage(run, attrs):
-                continue
-        if t == "osimage" and is_new and run.command == "chdef" and "imagetype" not in attrs:
-            attrs["imagetype"] = "NIM"
         res = plan_writes(t, name, attrs, now, mode, run.writes, delim=delim)
         run.errors += [f"{name}: {e}" if len(items) > 1 else e for e in res.errors]
         run.warnings += res.warnings
@@ -198,6 +163,63 @@ def _define_type(run: _Run, t: str, items: list[tuple[str, dict[str, str]]]) -> 
     if capitals:
         run.warnings.append(f"The node name '{','.join(capitals)}' contains capital letters "
                             "which may not be resolved correctly by the dns server.")
+
+
+def _current(run: _Run, t: str, items: list[tuple[str, dict[str, str]]], existing: set[str],
+             force: bool) -> dict[str, dict[str, str]]:
+    """The stored values the objects being changed (not replaced) need, one read."""
+    old = [n for n, _ in items if n in existing and not force]
+    wanted = {a for _, attrs in items for a in attrs}
+    wanted = {re.sub(r"^(nic\w+)\..*$", r"\1", a) for a in wanted}
+    if t == "group":
+        wanted |= {"grouptype", "wherevals"}
+    if t == "osimage" and run.tgt.opts.u:
+        wanted |= set(_IMAGE_ATTRS)
+    return run.catalog.read(t, old, wanted).values if old and wanted else {}
+
+
+def _prepare(run: _Run, t: str, name: str, attrs: dict[str, str], now: Mapping[str, str],
+             is_new: bool, exists: bool, capitals: list[str]) -> str | None:
+    """Check one object and complete its attributes before they are planned.
+
+    Returns the list delimiter for its values, or None when it is in error (the
+    message is in ``run.errors``).  New node names with capitals go to
+    ``capitals``.
+    """
+    from xcatpy.store.objects import collapse_nics
+
+    opts = run.tgt.opts
+    if run.command == "mkdef" and exists and not is_new:
+        run.errors += [f"A definition for '{name}' already exists.",
+                       "To remove the old definition and replace it with a new definition "
+                       "use the force '-f' option.",
+                       "To change the existing definition use the 'chdef' command."]
+        return None
+    if t == "node" and not _node_ok(run, name, attrs, is_new):
+        return None
+    if t == "node" and re.search(r"[A-Z]", name) and is_new:
+        capitals.append(name)
+    if run.command == "chdef" and opts.m and not exists:
+        run.errors.append(f"The '-m' option is not valid since the '{name}' definition "
+                          "does not exist.")
+        return None
+    if t in ("node", "group"):
+        collapse_nics(attrs, now)
+    delim = ","
+    if t == "group":
+        if not _group(run, name, attrs, now, is_new):
+            return None
+        if (now.get("grouptype") or attrs.get("grouptype")) == "dynamic":
+            delim = "::"
+    if t == "osimage" and opts.u:
+        for attr in _IMAGE_ATTRS:
+            if attr not in attrs and now.get(attr):
+                attrs[attr] = now[attr]
+        if not _fill_osimage(run, attrs):
+            return None
+    if t == "osimage" and is_new and run.command == "chdef" and "imagetype" not in attrs:
+        attrs["imagetype"] = "NIM"
+    return delim
 
 
 _IMAGE_ATTRS = ("imagetype", "provmethod", "profile", "osname", "osvers", "osarch")

@@ -10,6 +10,7 @@ from typing import Any
 from xcatpy.commands._util import reading
 from xcatpy.commands.context import Context
 from xcatpy.commands.objects.cmdline import Target, target
+from xcatpy.commands.objects.options import Opts
 from xcatpy.noderange import natural_key
 from xcatpy.protocol import Request, Response, data, error, warning
 from xcatpy.store.defspec import OBJECT_TYPES
@@ -130,8 +131,6 @@ def _db_objects(tgt: Target, catalog: Any, want_values: bool, shown: list[str] |
 def _list_type(tgt: Target, catalog: Any, t: str, names: list[str], od: Any,
                only: list[str] | None, nic_only: dict[str, list[str]], long: bool,
                defaults: tuple[str | None, str | None], out: _Listing) -> None:
-    from xcatpy.store.objects import expand_nics
-
     opts = tgt.opts
     for msg in od.errors:
         out.messages.append(warning(msg))
@@ -139,19 +138,7 @@ def _list_type(tgt: Target, catalog: Any, t: str, names: list[str], od: Any,
         if len(tgt.types) > 1 and not tgt.all_types:
             out.messages.append(data(f"Could not find any objects of type '{t}'."))
         return
-    shown_attrs: list[str] = []
-    if t not in ("site", "monitoring"):
-        if only is not None:
-            valid = set(OBJECT_TYPES[t].attr_names)
-            for a in only:
-                if a in valid:
-                    shown_attrs.append(a)
-                else:
-                    out.messages.append(
-                        error(f"'{a}' is not a valid attribute name for an object type of '{t}'.")
-                    )
-        else:
-            shown_attrs = [a for a in OBJECT_TYPES[t].attr_names if a != OBJECT_TYPES[t].key_attr]
+    shown_attrs = _shown_attrs(t, only, out)
     shown_sorted = sorted(shown_attrs)
     shown_set = set(shown_attrs)
     hidden = set()
@@ -196,28 +183,58 @@ def _list_type(tgt: Target, catalog: Any, t: str, names: list[str], od: Any,
         else:
             attrlist = sorted(a for a in values if a in shown_set)
         sources = od.sources.get(obj, {}) if opts.V else {}
-        for attr in attrlist:
-            value = values.get(attr)
-            if value is not None and opts.V:
-                value = _verbose(t, attr, value, sources.get(attr))
-            if only is not None:
-                if attr.startswith("nic") and t in ("node", "group"):
-                    nics = expand_nics(attr, value or "", nic_only.get(attr))
-                    prefix = f"{obj}: " if opts.c else "    "
-                    lines += [f"{prefix}{k}={v}" for k, v in nics]
-                elif opts.c:
-                    lines.append(f"{obj}: {attr}={value or ''}")
-                else:
-                    lines.append(f"    {attr}={value or ''}")
-            elif t == "group" and attr == "members":
-                lines.append(f"    members={value or ''}")
-            elif value:
-                if attr.startswith("nic") and t in ("node", "group"):
-                    lines += [f"    {k}={v}" for k, v in expand_nics(attr, value)]
-                else:
-                    lines.append(f"    {attr}={value}")
+        lines += _attr_lines(opts, t, obj, attrlist, values, sources, only, nic_only)
         if opts.osimage and t == "node":
             lines += _osimage_lines(catalog, values)
+
+
+def _shown_attrs(t: str, only: list[str] | None, out: _Listing) -> list[str]:
+    """The attributes ``-i`` asks for that the type has (the others are errors),
+    else all but the key; none for site and monitoring, whose keys are free."""
+    shown_attrs: list[str] = []
+    if t not in ("site", "monitoring"):
+        if only is not None:
+            valid = set(OBJECT_TYPES[t].attr_names)
+            for a in only:
+                if a in valid:
+                    shown_attrs.append(a)
+                else:
+                    out.messages.append(
+                        error(f"'{a}' is not a valid attribute name for an object type of '{t}'.")
+                    )
+        else:
+            shown_attrs = [a for a in OBJECT_TYPES[t].attr_names if a != OBJECT_TYPES[t].key_attr]
+    return shown_attrs
+
+
+def _attr_lines(opts: Opts, t: str, obj: str, attrlist: list[str], values: Mapping[str, str],
+                sources: Mapping[str, Any], only: list[str] | None,
+                nic_only: dict[str, list[str]]) -> list[str]:
+    """The ``attr=value`` lines of one object; with ``-i`` empty values are shown too."""
+    from xcatpy.store.objects import expand_nics
+
+    lines: list[str] = []
+    for attr in attrlist:
+        value = values.get(attr)
+        if value is not None and opts.V:
+            value = _verbose(t, attr, value, sources.get(attr))
+        if only is not None:
+            if attr.startswith("nic") and t in ("node", "group"):
+                nics = expand_nics(attr, value or "", nic_only.get(attr))
+                prefix = f"{obj}: " if opts.c else "    "
+                lines += [f"{prefix}{k}={v}" for k, v in nics]
+            elif opts.c:
+                lines.append(f"{obj}: {attr}={value or ''}")
+            else:
+                lines.append(f"    {attr}={value or ''}")
+        elif t == "group" and attr == "members":
+            lines.append(f"    members={value or ''}")
+        elif value:
+            if attr.startswith("nic") and t in ("node", "group"):
+                lines += [f"    {k}={v}" for k, v in expand_nics(attr, value)]
+            else:
+                lines.append(f"    {attr}={value}")
+    return lines
 
 
 def _with_defaults(values: Mapping[str, str],
