@@ -6,13 +6,13 @@ import sqlite3
 
 import pytest
 import sqlalchemy as sa
-from xcatpy.store.schema import DEFAULT_POLICY
 
 from tests.conftest import both_stores
 from xcatpy.errors import NotInitialisedError, StoreError, UnknownColumnError
 from xcatpy.paths import Paths
 from xcatpy.store import rows
 from xcatpy.store.db import open_store, url_from_cfgloc
+from xcatpy.store.schema import DEFAULT_POLICY
 
 
 @pytest.mark.parametrize(
