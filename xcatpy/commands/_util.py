@@ -71,3 +71,14 @@ def request_nodes(req: Request, view: Any, *, allow_missing: bool = False) -> li
         environment=req.environment,
         allow_missing=allow_missing,
     )
+
+
+def new_nodes(text: str, req: Request, view: Any) -> list[str]:
+    """``text`` expanded as a noderange whose names need not exist yet.
+
+    Groups still expand to their members; other names are kept as node names
+    (xCAT's ``noderange($nr, 0)``).  Raises NoderangeError on bad syntax.
+    """
+    from xcatpy.store.resolver import expand
+
+    return expand(text, view, cwd=req.cwd, environment=req.environment or {}, verify=False)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xcatpy import __version__
-from xcatpy.commands._util import has, parse_opts, reading, request_nodes, writing
+from xcatpy.commands._util import has, new_nodes, parse_opts, reading, request_nodes, writing
 from xcatpy.commands.context import Context
 from xcatpy.errors import UsageError, XcatError
 from xcatpy.protocol import Request, Response, data, error, warning
@@ -608,7 +608,7 @@ def nodeadd(req: Request, ctx: Context) -> Iterator[Response]:
     if not any(v and v != BLANK for v in groups):
         raise _usage_error(NODEADD_USAGE, "At least one group name must be given with groups=")
     with writing(ctx) as (conn, view):
-        nodes = _new_nodes(text, req, view)
+        nodes = new_nodes(text, req, view)
         if not nodes:
             raise XcatError("No noderange to add.")
         upper = [n for n in nodes if n != n.lower()]
@@ -621,21 +621,6 @@ def nodeadd(req: Request, ctx: Context) -> Iterator[Response]:
         notes = _dynamic_notes(view, nodes, changes)
         _apply(conn, ctx, view, nodes, changes)
     yield from notes
-
-
-def _new_nodes(text: str, req: Request, view: Any) -> list[str]:
-    from xcatpy import noderange
-    from xcatpy.store.resolver import StoreResolver
-
-    env = req.environment
-    return noderange.expand(
-        text,
-        StoreResolver(view),
-        verify=False,
-        node_prefix=env.get("XCAT_NODE_PREFIX", "node"),
-        node_suffix=env.get("XCAT_NODE_SUFFIX", ""),
-        cwd=req.cwd,
-    ).nodes
 
 
 def nodegrpch(req: Request, ctx: Context) -> Iterator[Response]:

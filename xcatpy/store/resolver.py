@@ -127,15 +127,20 @@ def expand(
     cwd: str | None = None,
     environment: Mapping[str, str] | None = None,
     allow_missing: bool = False,
+    verify: bool = True,
 ) -> list[str]:
-    """Expand a noderange against the tables; unknown names raise UnknownNodesError."""
+    """Expand a noderange against the tables; unknown names raise UnknownNodesError.
+
+    With ``verify=False`` a name that is neither a node nor a group is kept as
+    a node name (xCAT's ``noderange($nr, 0)``), for commands that create nodes.
+    """
     if text is None or text == "":
         return []
     env = environment if environment is not None else os.environ
     exp = noderange.expand(
         text,
         StoreResolver(view),
-        verify=True,
+        verify=verify,
         node_prefix=env.get("XCAT_NODE_PREFIX", "node"),
         node_suffix=env.get("XCAT_NODE_SUFFIX", ""),
         cwd=cwd,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xcatpy import __version__
+from xcatpy.commands._util import new_nodes
 from xcatpy.commands.objects.options import Opts, _HelpTypes, _Stop, parse_args
 from xcatpy.commands.objects.stanza import parse_stanza, templates
 from xcatpy.errors import NoderangeError
@@ -51,19 +52,10 @@ def _validate_types(text: str) -> list[str]:
 def _expand_nodes(text: str, catalog: Any, req: Request) -> list[str]:
     """A noderange as xCAT's ``noderange($nr, 0)``: names that are neither nodes
     nor groups are kept as node names."""
-    from xcatpy import noderange
-    from xcatpy.store.resolver import StoreResolver
-
-    env = req.environment or {}
     try:
-        exp = noderange.expand(
-            text, StoreResolver(catalog.view), verify=False,
-            node_prefix=env.get("XCAT_NODE_PREFIX", "node"),
-            node_suffix=env.get("XCAT_NODE_SUFFIX", ""), cwd=req.cwd,
-        )
+        return new_nodes(text, req, catalog.view)
     except NoderangeError as exc:
         raise _Stop(exc.message) from None
-    return exp.nodes
 
 
 def target(command: str, req: Request, catalog: Any) -> Target:
