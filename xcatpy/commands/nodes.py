@@ -75,9 +75,24 @@ _DYNAMIC_MESSAGE = (
 # shared pieces
 
 
-def _usage(lines: Sequence[str]) -> Iterator[Response]:
-    for line in lines:
-        yield data(line)
+def _help_or_version(opts: dict[str, list[str]], usage: Sequence[str]) -> list[Response]:
+    """The whole reply to ``-h``/``-?``/``--help`` or ``-v``/``--version``; [] for neither."""
+    if has(opts, "-h", "-?", "--help"):
+        return [data(line) for line in usage]
+    if has(opts, "-v", "--version"):
+        return [data(f"Version {__version__}")]
+    return []
+
+
+def _leading_noderange(req: Request, rest: list[str], usage: Sequence[str]
+                       ) -> tuple[str, list[str]]:
+    """The noderange and the other arguments, for a client that may send the
+    noderange apart or as the first argument."""
+    if req.noderange:
+        return req.noderange, rest
+    if not rest:
+        raise _usage_error(usage)
+    return rest[0], rest[1:]
 
 
 def _usage_error(lines: Sequence[str], reason: str = "") -> UsageError:
@@ -265,11 +280,8 @@ def nodels(req: Request, ctx: Context) -> Iterator[Response]:
         req.args, "h?HbvS", ["help", "with-fieldname", "blame", "version"],
         usage="\n".join(NODELS_USAGE),
     )
-    if has(opts, "-h", "-?", "--help"):
-        yield from _usage(NODELS_USAGE)
-        return
-    if has(opts, "-v", "--version"):
-        yield data(f"Version {__version__}")
+    if reply := _help_or_version(opts, NODELS_USAGE):
+        yield from reply
         return
     blame = has(opts, "-b", "--blame")
     show_hidden = has(opts, "-S")
@@ -534,11 +546,8 @@ def nodech(req: Request, ctx: Context) -> Iterator[Response]:
     opts, rest = parse_opts(
         req.args, "h?vd", ["help", "version", "delete"], usage="\n".join(NODECH_USAGE)
     )
-    if has(opts, "-h", "-?", "--help"):
-        yield from _usage(NODECH_USAGE)
-        return
-    if has(opts, "-v", "--version"):
-        yield data(f"Version {__version__}")
+    if reply := _help_or_version(opts, NODECH_USAGE):
+        yield from reply
         return
     if not req.noderange or not rest:
         raise _usage_error(NODECH_USAGE)
@@ -590,17 +599,10 @@ def nodeadd(req: Request, ctx: Context) -> Iterator[Response]:
     write the other tables for nodes that ``nodelist`` does not know).
     """
     opts, rest = parse_opts(req.args, "h?v", ["help", "version"], usage="\n".join(NODEADD_USAGE))
-    if has(opts, "-h", "-?", "--help"):
-        yield from _usage(NODEADD_USAGE)
+    if reply := _help_or_version(opts, NODEADD_USAGE):
+        yield from reply
         return
-    if has(opts, "-v", "--version"):
-        yield data(f"Version {__version__}")
-        return
-    text = req.noderange
-    if not text:
-        if not rest:
-            raise _usage_error(NODEADD_USAGE)
-        text, rest = rest[0], rest[1:]
+    text, rest = _leading_noderange(req, rest, NODEADD_USAGE)
     if not rest:
         raise _usage_error(NODEADD_USAGE)
     changes = parse_changes(rest)
@@ -633,17 +635,10 @@ def nodegrpch(req: Request, ctx: Context) -> Iterator[Response]:
     opts, rest = parse_opts(
         req.args, "h?v", ["help", "version"], usage="\n".join(NODEGRPCH_USAGE)
     )
-    if has(opts, "-h", "-?", "--help"):
-        yield from _usage(NODEGRPCH_USAGE)
+    if reply := _help_or_version(opts, NODEGRPCH_USAGE):
+        yield from reply
         return
-    if has(opts, "-v", "--version"):
-        yield data(f"Version {__version__}")
-        return
-    text = req.noderange
-    if not text:
-        if not rest:
-            raise _usage_error(NODEGRPCH_USAGE)
-        text, rest = rest[0], rest[1:]
+    text, rest = _leading_noderange(req, rest, NODEGRPCH_USAGE)
     groups = [g for g in text.split(",") if g]
     if not groups or not rest:
         raise _usage_error(NODEGRPCH_USAGE)
@@ -683,11 +678,8 @@ def _group_apply(conn: Any, ctx: Context, view: Any, groups: list[str], changes:
 def noderm(req: Request, ctx: Context) -> Iterator[Response]:
     """Remove nodes: their rows in every table that has a ``node`` column."""
     opts, _rest = parse_opts(req.args, "h?v", ["help", "version"], usage="\n".join(NODERM_USAGE))
-    if has(opts, "-h", "-?", "--help"):
-        yield from _usage(NODERM_USAGE)
-        return
-    if has(opts, "-v", "--version"):
-        yield data(f"Version {__version__}")
+    if reply := _help_or_version(opts, NODERM_USAGE):
+        yield from reply
         return
     if not req.noderange:
         raise _usage_error(NODERM_USAGE)
