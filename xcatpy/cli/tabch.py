@@ -1,25 +1,9 @@
-"""tabch — add, change or delete one row of any table."""
+"""tabch — add, change or delete one row of any table (xCAT's other name for chtab)."""
 
 from __future__ import annotations
 
-import click
+from xcatpy.cli._common import main_for
+from xcatpy.cli.chtab import change_command
 
-from xcatpy.cli._common import args_of, command, main_for, send
-from xcatpy.protocol import Request
-
-
-@command("tabch")
-@click.option("-d", "--delete", is_flag=True, help="Delete the rows from the named tables.")
-@click.argument("args", nargs=-1)
-def cli(delete: bool, args: tuple[str, ...]) -> int:
-    """Set table.column=value (or +=value) on the row key=value[,key=value];
-    with -d, delete that row from each TABLE.
-
-    \b
-    tabch key=value[,key=value...] table.column=value [table.column+=value ...]
-    tabch -d key=value[,key=value...] table [table ...]
-    """
-    return send(Request("tabch", args=args_of([("-d", delete)]) + list(args)))
-
-
+cli = change_command("tabch")
 main = main_for(cli)
