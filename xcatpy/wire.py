@@ -33,9 +33,16 @@ def _clean(text: str) -> str:
     return _BAD_XML_CHARS.sub("?", text)
 
 
+# A start, end or empty-element tag; quoted attribute values may hold '>' and '/'.
+# Possessive, so a tag that never ends costs one scan, not one per character.
+_TAG = re.compile(rb"""<(/?)[A-Za-z_:\x80-\xff](?:[^<>"'/]++|"[^<"]*+"|'[^<']*+'|/(?!>))*+(/?)>""")
+
+
 def _depth_ok(data: bytes) -> bool:
     depth = 0
-    for m in re.finditer(rb"<(/?)[A-Za-z_]", data):
+    for m in _TAG.finditer(data):
+        if m.group(2):
+            continue  # <empty/> opens and closes: our encoder writes <arg /> for ""
         depth += -1 if m.group(1) else 1
         if depth > MAX_DEPTH:
             return False
