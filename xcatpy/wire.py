@@ -50,14 +50,18 @@ def _depth_ok(data: bytes) -> bool:
 
 
 def split_request(buffer: bytes) -> tuple[bytes | None, bytes]:
-    """One complete request document from the front of ``buffer``, and the rest."""
+    """One complete request document from the front of ``buffer``, and the rest.
+
+    Whitespace before a document (the newline that ended the one before it)
+    belongs to no document: an XML declaration must come first in its own.
+    """
     end = buffer.find(_REQ_END)
     if end < 0:
         if len(buffer) > MAX_REQUEST_BYTES:
             raise WireError("request too large")
         return None, buffer
     end += len(_REQ_END)
-    return buffer[:end], buffer[end:]
+    return buffer[:end].lstrip(), buffer[end:]
 
 
 def decode_request(doc: bytes) -> Request:
