@@ -160,8 +160,7 @@ class Daemon:
             buffer += chunk
             if started is None:
                 started = time.monotonic()
-            if b"<xcatrequest" not in buffer[:4096] and len(buffer.lstrip()) > 15:
-                # xCAT's rule: anything else is not a client of ours.
+            if _foreign(buffer):
                 return
             while True:
                 try:
@@ -322,6 +321,19 @@ class Daemon:
             cancelled.set()
             with contextlib.suppress(Exception):
                 await future
+
+
+def _foreign(buffer: bytes) -> bool:
+    """True once ``buffer`` cannot begin a request, however the rest of it arrives.
+
+    xCAT's rule: anything else is not a client of ours.  The verdict must not
+    depend on how the bytes were split into reads: a request that begins with
+    an XML declaration, written a few bytes at a time, is still a request.
+    """
+    head = buffer.lstrip()
+    if head and not head.startswith(b"<"):
+        return True
+    return len(buffer) >= 4096 and b"<xcatrequest" not in buffer[:4096]
 
 
 def _quiet_exceptions(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
