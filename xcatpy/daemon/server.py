@@ -41,6 +41,9 @@ log = logging.getLogger("xcatd")
 
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 15.0
+# How long a closing connection waits for the peer's close_notify; an idle
+# peer that never answers would otherwise keep its descriptor 30 s longer.
+SHUTDOWN_TIMEOUT = 5.0
 REQUEST_TIMEOUT = 60.0
 FLUSH_INTERVAL = 0.02
 FLUSH_COUNT = 512
@@ -102,6 +105,7 @@ class Daemon:
             port=self.port,
             ssl=self.ssl,
             ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+            ssl_shutdown_timeout=SHUTDOWN_TIMEOUT,
             backlog=8192,
             reuse_address=True,
         )
