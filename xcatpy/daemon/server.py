@@ -143,6 +143,10 @@ class Daemon:
             await self._requests(reader, writer, user, ip)
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, TimeoutError):
             pass
+        except asyncio.CancelledError:
+            # Shutting down.  The task ends normally: asyncio (3.11) logs a
+            # cancelled connection task as an error with a traceback.
+            pass
         finally:
             self.connections -= 1
             writer.close()
