@@ -69,3 +69,23 @@ def test_commands_start_without_heavy_imports() -> None:
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout) == []
+
+
+@pytest.mark.parametrize("command", ["nodels", "chtab", "tabdump", "lsdef"])
+def test_unreachable_daemon_is_one_clear_error(mn, command: str) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = {"chtab": ["key=x", "site.value=1"], "tabdump": ["site"]}.get(command, [])
+    r = mn.run(command, *args, env={"XCATBYPASS": "", "XCATHOST": f"127.0.0.1:{port}"})
+    assert r.code == 1
+    assert r.err.startswith(f"Error: cannot connect to xcatd at 127.0.0.1:{port}")
+    assert "Traceback" not in r.err and len(r.err.splitlines()) == 1
+
+
+def test_missing_credentials_are_explained(mn, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = mn.run("nodels", env={"XCATBYPASS": "", "HOME": str(tmp_path / "nobody")})
+    assert r.code == 1
+    assert "ca.pem" in r.err and "xcatconfig --client" in r.err

@@ -85,20 +85,33 @@ def send(request: Request) -> int:
     """Submit ``request``, render its responses, return the exit code."""
     from xcatpy.cli.render import render
     from xcatpy.client import submit
+    from xcatpy.errors import XcatError
 
-    return render(submit(_prepare(request)))
+    try:
+        return render(submit(_prepare(request)))
+    except XcatError as exc:
+        # Reaching the daemon failed (or bypass could not open the store):
+        # one clear line, not a traceback.
+        click.echo(f"Error: {exc.message}", err=True)
+        return exc.exit_code
 
 
 def collect(request: Request) -> tuple[list[Response], int]:
     """Submit ``request`` and gather its responses (for client-side tools like tabedit)."""
     from xcatpy.client import submit
+    from xcatpy.errors import XcatError
+    from xcatpy.protocol import error
 
     _prepare(request)
     code = 0
     out: list[Response] = []
-    for resp in submit(request):
-        out.append(resp)
-        code |= resp.errorcode
+    try:
+        for resp in submit(request):
+            out.append(resp)
+            code |= resp.errorcode
+    except XcatError as exc:
+        out.append(error(exc.message, errorcode=exc.exit_code))
+        code |= exc.exit_code
     return out, code
 
 
