@@ -32,7 +32,7 @@ from xcatpy import __version__
 from xcatpy.daemon import audit
 from xcatpy.daemon.identity import NodeAddresses, peer_name
 from xcatpy.daemon.tls import Revocations, peer_identity, server_context
-from xcatpy.errors import XcatError
+from xcatpy.errors import UnknownNodesError, XcatError
 from xcatpy.paths import Paths
 from xcatpy.protocol import Request, Response, data, error
 from xcatpy.wire import SERVERDONE, WireError, decode_request, encode_responses, split_request
@@ -150,7 +150,7 @@ class Daemon:
         finally:
             self.connections -= 1
             writer.close()
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, asyncio.CancelledError):  # as above
                 await asyncio.wait_for(writer.wait_closed(), 2)
 
     async def _requests(
@@ -247,8 +247,13 @@ class Daemon:
                                   environment=req.environment))
 
             nodes: set[str] | None = None
+            exact: list[str] | None = None
             if noderange:
                 try:
+                    exact = expand(noderange, view, cwd=req.cwd, environment=req.environment)
+                    nodes = set(exact)
+                except UnknownNodesError:
+                    # the handler reports the unknown names; policy judges the rest
                     nodes = expand_text(noderange)
                 except XcatError:
                     nodes = None
@@ -263,6 +268,8 @@ class Daemon:
                 )
                 effective = requested if (verdict.trusted and requested) else user
                 outcome = Decision(verdict.allowed, effective, verdict.reason)
+                if verdict.allowed and exact is not None and req.noderange:
+                    req.nodes = exact  # spare the handler a second expansion
         try:
             audit.record(
                 self.store, site, user=user, host=clienthost or ip, clienttype=req.clienttype,
