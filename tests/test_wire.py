@@ -91,3 +91,11 @@ def test_any_text_survives_the_round_trip(cmd: str, args: list[str]) -> None:
     assert len(back.args) == len(args)
     assert isinstance(back, Request)
     assert all(isinstance(r, Response) for r in decode_response(encode_responses([data(cmd)]))[0])
+
+
+def test_text_with_markup_and_line_ends_survives() -> None:
+    tricky = "a<b>&c\r\nd\x01e \"q\" 'x'"
+    got, _ = decode_response(encode_responses([data(tricky, node="n<1>"), error(tricky)]))
+    assert got[0].node == "n<1>"
+    assert got[0].text == "a<b>&c\r\nd?e \"q\" 'x'"
+    assert got[1].text == got[0].text and got[1].errorcode == 1

@@ -120,8 +120,9 @@ def run_remote(request: Request) -> Iterator[Response]:
             raise XcatError(f"TLS with xcatd at {host}:{port} failed: {exc}") from None
         conn.settimeout(None)
         conn.sendall(encode_request(request))
-        buffer = b""
+        buffer = bytearray()
         marker = b"</xcatresponse>"
+        scanned = 0  # bytes of buffer already searched for the marker
         while True:
             try:
                 chunk = conn.recv(262144)
@@ -132,11 +133,16 @@ def run_remote(request: Request) -> Iterator[Response]:
                 return
             buffer += chunk
             while True:
-                end = buffer.find(marker)
+                # Search only what is new (minus a marker's length of overlap):
+                # rescanning from the start made large answers quadratic.
+                end = buffer.find(marker, max(0, scanned - len(marker)))
                 if end < 0:
+                    scanned = len(buffer)
                     break
                 end += len(marker)
-                doc, buffer = buffer[:end], buffer[end:]
+                doc = bytes(buffer[:end])
+                del buffer[:end]
+                scanned = 0
                 try:
                     records, done = decode_response(doc.strip())
                 except WireError as exc:

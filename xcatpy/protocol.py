@@ -27,6 +27,9 @@ class Request:
     clienttype: str = "cli"
     username: str | None = None
     """Filled in by whoever authenticated the request (daemon or bypass)."""
+    nodes: list[str] | None = None
+    """The noderange already expanded (by the daemon, for the policy check);
+    when set, handlers use it instead of expanding ``noderange`` again."""
 
 
 @dataclass

@@ -128,36 +128,52 @@ def encode_request(req: Request) -> bytes:
     return tostring(root) + b"\n"
 
 
+def _esc(text: str) -> str:
+    """Text content escaped for XML, with characters XML cannot carry replaced."""
+    text = _clean(text)
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")  # parsers would turn a bare CR into LF
+    return text
+
+
 def encode_responses(responses: Iterable[Response]) -> bytes:
-    """One ``<xcatresponse>`` holding the given records (several per document is fine)."""
-    root = Element("xcatresponse")
+    """One ``<xcatresponse>`` holding the given records (several per document is fine).
+
+    Built as a string: answers of hundreds of thousands of records are common
+    (lsdef -l on a large cluster) and an element tree per record costs more
+    than the rest of the request.
+    """
+    parts = ["<xcatresponse>"]
+    add = parts.append
     for r in responses:
+        text = _esc(r.text)
         if r.node is not None:
-            node = SubElement(root, "node")
-            SubElement(node, "name").text = _clean(r.node)
+            add("<node><name>" + _esc(r.node) + "</name>")
             if r.kind == "error":
-                SubElement(node, "error").text = _clean(r.text)
-                SubElement(node, "errorcode").text = str(r.errorcode or 1)
+                add(f"<error>{text}</error><errorcode>{r.errorcode or 1}</errorcode></node>")
             elif r.kind == "warning":
-                SubElement(node, "warning").text = _clean(r.text)
+                add(f"<warning>{text}</warning></node>")
+            elif r.desc:
+                add(f"<data><desc>{_esc(r.desc)}</desc><contents>{text}</contents></data></node>")
             else:
-                data = SubElement(node, "data")
-                if r.desc:
-                    SubElement(data, "desc").text = _clean(r.desc)
-                SubElement(data, "contents").text = _clean(r.text)
+                add(f"<data><contents>{text}</contents></data></node>")
         elif r.kind == "data":
             if r.desc:
-                data = SubElement(root, "data")
-                SubElement(data, "desc").text = _clean(r.desc)
-                SubElement(data, "contents").text = _clean(r.text)
+                add(f"<data><desc>{_esc(r.desc)}</desc><contents>{text}</contents></data>")
             else:
-                SubElement(root, "data").text = _clean(r.text)
+                add(f"<data>{text}</data>")
         elif r.kind == "error":
-            SubElement(root, "error").text = _clean(r.text)
-            SubElement(root, "errorcode").text = str(r.errorcode or 1)
+            add(f"<error>{text}</error><errorcode>{r.errorcode or 1}</errorcode>")
         else:
-            SubElement(root, r.kind).text = _clean(r.text)
-    return tostring(root) + b"\n"
+            add(f"<{r.kind}>{text}</{r.kind}>")
+    add("</xcatresponse>\n")
+    return "".join(parts).encode("utf-8")
 
 
 def decode_response(doc: bytes) -> tuple[list[Response], bool]:

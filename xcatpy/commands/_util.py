@@ -62,6 +62,8 @@ def writing(ctx: Context) -> Iterator[tuple[Any, Any]]:
 
 def request_nodes(req: Request, view: Any, *, allow_missing: bool = False) -> list[str]:
     """The request's noderange expanded against the tables (sorted naturally)."""
+    if req.nodes is not None:
+        return list(req.nodes)
     from xcatpy.store.resolver import expand
 
     return expand(
