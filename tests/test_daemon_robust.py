@@ -374,11 +374,12 @@ def _hold(daemon, each: int = 250) -> Held:  # type: ignore[no-untyped-def]
     """``each`` half-open and ``each`` idle TLS connections to the daemon."""
     held = Held([], [])
     try:
-        for _ in range(each):
-            held.tcp.append(socket.create_connection((daemon.host, daemon.port), timeout=10))
         ctx = _context()
         for _ in range(each):
             held.tls.append(_connect(daemon, ctx, timeout=10))
+        # last: the handshake timeout they are subject to is the shorter one
+        for _ in range(each):
+            held.tcp.append(socket.create_connection((daemon.host, daemon.port), timeout=10))
     except BaseException:
         held.close()
         raise
