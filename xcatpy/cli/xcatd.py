@@ -22,7 +22,7 @@ from xcatpy.cli._common import command, main_for
               help="Write the process id here; removed on exit.")
 @click.option("--ready-file", type=click.Path(dir_okay=False), default=None,
               help="Write host:port here once the daemon accepts connections.")
-@click.option("--workers", type=click.IntRange(1, 1024), default=16, show_default=True,
+@click.option("--workers", type=click.IntRange(1, 1024), default=4, show_default=True,
               help="Threads that run request handlers.")
 @click.option("--debug", is_flag=True, help="Log every connection.")
 def cli(foreground: bool, port: int | None, listen: str | None, pidfile: str | None,

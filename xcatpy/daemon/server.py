@@ -72,7 +72,7 @@ class Daemon:
         *,
         listen: str | None = None,
         port: int | None = None,
-        workers: int = 16,
+        workers: int = 4,
     ) -> None:
         from xcatpy.store.db import open_store
 

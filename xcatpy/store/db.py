@@ -125,7 +125,9 @@ class Store:
 
 def engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        # Pooled: the daemon's workers reuse open connections instead of
+        # opening the file (and setting its pragmas) twice per request.
+        engine = sa.create_engine(url, pool_size=8, max_overflow=8)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
