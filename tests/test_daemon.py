@@ -36,8 +36,30 @@ def _ssl_client(daemon, payload: bytes, *, bind: str | None = None,  # type: ign
         cmd += ["-bind", f"{bind}:0"]
     if cert:
         cmd += ["-cert", str(cert), "-key", str(cert)]
-    p = subprocess.run(cmd, input=payload, capture_output=True, timeout=30)
-    return p.stdout.decode()
+    # s_client -quiet keeps the connection after its input ends, so read until
+    # the answer is complete (or the daemon hangs up) and stop it then.
+    import selectors
+    import time
+
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(payload)
+    proc.stdin.flush()
+    out = b""
+    deadline = time.monotonic() + 30
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while b"serverdone" not in out and time.monotonic() < deadline:
+            if not sel.select(timeout=0.5):
+                continue
+            chunk = proc.stdout.read1(65536)
+            if not chunk:
+                break
+            out += chunk
+    proc.kill()
+    proc.wait(timeout=10)
+    return out.decode()
 
 
 def test_commands_through_the_daemon_match_bypass(daemon) -> None:  # type: ignore[no-untyped-def]
