@@ -569,10 +569,7 @@ def _set_row(conn: Any, ctx: Context, spec: TableSpec, keyhash: Mapping[str, str
         # an empty value unsets the column; key columns hold '' for that
         values[column] = value if value != "" or column in spec.keys else None
     if found:
-        from xcatpy.store import validate
-
-        validate.check_rows(spec.name, [values])
-        conn.execute(t.update().where(where).values(values))
+        rows.update_where(conn, ctx.store, spec.name, where, values)
         return
     row: dict[str, Any] = {**keyhash, **values}
     auto = spec.name in AUTOINCREMENT_TABLES

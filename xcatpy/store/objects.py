@@ -574,50 +574,14 @@ class RowWrites:
                 _flush(conn, store, table, cols, rows)
 
 
-def _existing(conn: Any, store: Any, table: str, cols: tuple[str, ...],
-              keys: Iterable[tuple[str, ...]]) -> set[tuple[str, ...]]:
-    t = store.table(table)
-    wanted = set(keys)
-    firsts = sorted({k[0] for k in wanted})
-    found: set[tuple[str, ...]] = set()
-    for i in range(0, len(firsts), _CHUNK):
-        stmt = sa.select(*(t.c[c] for c in cols)).where(t.c[cols[0]].in_(firsts[i : i + _CHUNK]))
-        for rec in conn.execute(stmt):
-            k = tuple("" if v is None else str(v) for v in rec)
-            if k in wanted:
-                found.add(k)
-    return found
-
-
 def _flush(conn: Any, store: Any, table: str, cols: tuple[str, ...],
            rows: dict[tuple[str, ...], dict[str, str | None]]) -> None:
-    t = store.table(table)
-    have = _existing(conn, store, table, cols, rows)
-    updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    inserts: list[dict[str, Any]] = []
-    for key, values in rows.items():
-        keyrow = dict(zip(cols, key, strict=True))
-        if key in have:
-            if values:
-                setcols = tuple(sorted(values))
-                updates[setcols].append({**{f"k_{c}": v for c, v in keyrow.items()}, **values})
-        elif any(v not in (None, "") for c, v in values.items() if c not in keyrow):
-            inserts.append({**keyrow, **values})
-    from xcatpy.store import validate
-
-    validate.check_rows(table, [
-        {c: v for c, v in p.items() if not c.startswith("k_")}
-        for params in updates.values() for p in params
-    ])
-    for setcols, params in updates.items():
-        stmt = (
-            t.update()
-            .where(sa.and_(*(t.c[c] == sa.bindparam(f"k_{c}") for c in cols)))
-            .values({c: sa.bindparam(c) for c in setcols})
-        )
-        conn.execute(stmt, params)
-    if inserts:
-        rowops.insert_rows(conn, store, table, inserts)
+    """Write one table's merged changes, finding rows by the lookup's columns."""
+    rowops.upsert(
+        conn, store, table,
+        [(dict(zip(cols, key, strict=True)), values) for key, values in rows.items()],
+        key_columns=cols, skip_empty_inserts=True,
+    )
 
 
 def _flush_site(conn: Any, store: Any, rows: dict[tuple[str, ...], dict[str, str | None]]) -> None:
@@ -742,15 +706,11 @@ def delete_objects(conn: Any, store: Any, type_name: str, names: Sequence[str], 
 
 def rename_object(conn: Any, store: Any, type_name: str, old: str, new: str) -> None:
     """Give object ``old`` the name ``new`` in every row that names it."""
-    from xcatpy.store import validate
-
-    for lk in _lookups_to_clear(type_name):
-        validate.check_rows(lk.table, [{lk.name_col: new}])
     for lk in _lookups_to_clear(type_name):
         t = store.table(lk.table)
         extra = [t.c[c] == v for c, v in lk.fixed]
-        stmt = t.update().where(sa.and_(t.c[lk.name_col] == old, *extra))
-        conn.execute(stmt.values({lk.name_col: new}))
+        rowops.update_where(conn, store, lk.table, sa.and_(t.c[lk.name_col] == old, *extra),
+                            {lk.name_col: new})
 
 
 def collapse_nics(attrs: dict[str, str], current: Mapping[str, str] | None = None) -> None:

@@ -73,21 +73,23 @@ def read_rows(
     return out
 
 
-def key_of(table: str, row: Mapping[str, Any]) -> Key:
-    spec = get_table(table)
-    return tuple("" if row.get(k) is None else str(row[k]) for k in spec.keys)
+def existing_keys(
+    conn: Any, store: Store, table: str, keys: Iterable[Key],
+    columns: Sequence[str] | None = None,
+) -> set[Key]:
+    """Which of ``keys`` already have a row (batched by the first key column).
 
-
-def existing_keys(conn: Any, store: Store, table: str, keys: Iterable[Key]) -> set[Key]:
-    """Which of ``keys`` already have a row (batched by the first key column)."""
-    spec = get_table(table)
+    ``columns`` are the columns the keys are made of: the table's key columns
+    unless given (object lookups find rows by other columns, e.g. netname).
+    """
+    cols = tuple(columns) if columns else get_table(table).keys
     t = store.table(table)
     wanted = set(keys)
     if not wanted:
         return set()
     found: set[Key] = set()
     firsts = sorted({k[0] for k in wanted})
-    kcols = [t.c[k] for k in spec.keys]
+    kcols = [t.c[k] for k in cols]
     for chunk in _chunks(firsts):
         stmt = sa.select(*kcols).where(kcols[0].in_(chunk))
         for rec in conn.execute(stmt):
@@ -102,52 +104,65 @@ def upsert(
     store: Store,
     table: str,
     changes: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+    *,
+    key_columns: Sequence[str] | None = None,
+    skip_empty_inserts: bool = False,
 ) -> tuple[int, int]:
     """Set columns on rows identified by key, creating rows that are missing.
 
-    ``changes`` is a list of (key values, column values).  Returns (inserted,
-    updated).  Unknown columns raise before anything is written.
+    ``changes`` is a list of (key values, column values).  Rows are found by
+    ``key_columns`` (the table's key columns unless given).  With
+    ``skip_empty_inserts``, a missing row whose change sets nothing but its
+    key is not created.  Returns (inserted, updated).  Unknown columns and
+    values the table refuses raise before anything is written.
     """
     spec = get_table(table)
+    kcols = tuple(key_columns) if key_columns else spec.keys
     if not changes:
         return (0, 0)
     check_rows(table, ({**keyvals, **values} for keyvals, values in changes))
     for keyvals, values in changes:
         check_columns(table, keyvals)
         check_columns(table, values)
-        for k in spec.keys:
-            if table not in AUTOINCREMENT_TABLES and not keyvals.get(k) and k == spec.keys[0]:
-                raise StoreError(f"{table}: a value for key column {k} is required")
+        if table not in AUTOINCREMENT_TABLES and not keyvals.get(kcols[0]):
+            raise StoreError(f"{table}: a value for key column {kcols[0]} is required")
     # Merge repeated keys so the last write for a column wins, like sequential writes.
     merged: dict[Key, dict[str, Any]] = {}
     for keyvals, values in changes:
-        k = key_of(table, keyvals)
+        k = tuple("" if keyvals.get(c) is None else str(keyvals[c]) for c in kcols)
         merged.setdefault(k, {}).update({c: _norm(v) for c, v in values.items()})
-    have = existing_keys(conn, store, table, merged.keys())
+    have = existing_keys(conn, store, table, merged.keys(), kcols)
     t = store.table(table)
     inserts: list[dict[str, Any]] = []
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for k, values in merged.items():
-        keyrow = dict(zip(spec.keys, k, strict=True))
+        keyrow = dict(zip(kcols, k, strict=True))
         if k in have:
             if values:
                 cols = tuple(sorted(values))
                 updates[cols].append({**{f"k_{c}": v for c, v in keyrow.items()}, **values})
-        else:
-            row = {c: None for c in spec.columns if c not in spec.keys}
-            row.update(keyrow)
-            row.update(values)
-            inserts.append(row)
-    if inserts:
-        conn.execute(t.insert(), inserts)
+        elif not skip_empty_inserts or any(
+            v not in (None, "") for c, v in values.items() if c not in keyrow
+        ):
+            inserts.append({**keyrow, **values})
+    insert_rows(conn, store, table, inserts)
     for cols, params in updates.items():
         stmt = (
             t.update()
-            .where(sa.and_(*(t.c[k] == sa.bindparam(f"k_{k}") for k in spec.keys)))
+            .where(sa.and_(*(t.c[k] == sa.bindparam(f"k_{k}") for k in kcols)))
             .values({c: sa.bindparam(c) for c in cols})
         )
         conn.execute(stmt, params)
     return (len(inserts), sum(len(p) for p in updates.values()))
+
+
+def update_where(conn: Any, store: Store, table: str, where: Any,
+                 values: Mapping[str, Any]) -> int:
+    """Set ``values`` on the rows matching ``where``; checked like every other write."""
+    check_columns(table, values)
+    check_rows(table, [values])
+    t = store.table(table)
+    return conn.execute(t.update().where(where).values(dict(values))).rowcount or 0
 
 
 def insert_rows(conn: Any, store: Store, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -196,10 +211,3 @@ def delete_where(conn: Any, store: Store, table: str, where: Any = None) -> int:
     t = store.table(table)
     stmt = t.delete() if where is None else t.delete().where(where)
     return conn.execute(stmt).rowcount or 0
-
-
-def node_keyed_tables() -> list[str]:
-    """Tables whose first key column is ``node`` (group rows allowed there)."""
-    from xcatpy.store.schema import TABLES
-
-    return [name for name, spec in TABLES.items() if spec.node_keyed]
