@@ -14,7 +14,7 @@ from xcatpy.cli.lsdef import def_command, def_options, forward
 @def_options("chdef")
 @click.argument("args", nargs=-1)
 def cli(**_options: Any) -> int:
-    """Change xCAT object definitions: [noderange] attr=value ...
+    """Change object definitions: [noderange] attr=value ...
 
     Definitions that do not exist are created.  With -t TYPE and -h, list the
     attributes of the type instead.

@@ -154,7 +154,7 @@ def def_options(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
 @def_options("lsdef")
 @click.argument("noderange", nargs=-1)
 def cli(**_options: Any) -> int:
-    """List xCAT object definitions.
+    """List object definitions.
 
     With -t TYPE and -h, list the attributes of the type instead.
     """

@@ -14,7 +14,7 @@ from xcatpy.cli.lsdef import def_command, def_options, forward
 @def_options("mkdef")
 @click.argument("args", nargs=-1)
 def cli(**_options: Any) -> int:
-    """Create xCAT object definitions: [noderange] attr=value ...
+    """Create object definitions: [noderange] attr=value ...
 
     With -t TYPE and -h, list the attributes of the type instead.
     """

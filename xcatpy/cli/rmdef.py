@@ -14,7 +14,7 @@ from xcatpy.cli.lsdef import def_command, def_options, forward
 @def_options("rmdef")
 @click.argument("noderange", nargs=-1)
 def cli(**_options: Any) -> int:
-    """Remove xCAT object definitions.
+    """Remove object definitions.
 
     With -t TYPE and -h, list the attributes of the type instead.
     """
