@@ -44,6 +44,12 @@ HANDLERS: dict[str, str] = {
     "getdestiny": "xcatpy.commands.destiny:getdestiny",
     "nextdestiny": "xcatpy.commands.destiny:nextdestiny",
     "lsxcatd": "xcatpy.commands.daemoninfo:lsxcatd",
+    "rpower": "xcatpy.commands.hardware:rpower",
+    "rinv": "xcatpy.commands.hardware:rinv",
+    "rvitals": "xcatpy.commands.hardware:rvitals",
+    "rsetboot": "xcatpy.commands.hardware:rsetboot",
+    "rbeacon": "xcatpy.commands.hardware:rbeacon",
+    "reventlog": "xcatpy.commands.hardware:reventlog",
 }
 
 

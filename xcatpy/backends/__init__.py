@@ -1,0 +1,1 @@
+"""Hardware backends, chosen per node by nodehm.mgt."""

@@ -1,0 +1,183 @@
+"""What a hardware backend offers: small capability classes and their results.
+
+A management method (``nodehm.mgt``: ipmi, kvm, esx, ...) is a set of
+capabilities — power, boot device, inventory, sensors, beacon, event log.
+Each capability declares the table columns it needs, turns the values read
+for its nodes into *targets* without any network I/O (``prepare``), and then
+runs one action on many targets at once (``run``), yielding an
+:class:`Outcome` per node as soon as that node is done.
+
+The command layer never talks to hardware itself: it asks
+:mod:`xcatpy.backends.dispatch` which capability serves each node, and
+formats the outcomes.  A method that lacks a capability gives each of its
+nodes an "unsupported" error; nothing else fails.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from xcatpy.errors import XcatError
+
+# The capability kinds, in the order the commands know them.
+POWER = "power"
+BOOTDEV = "bootdev"
+INVENTORY = "inventory"
+SENSORS = "sensors"
+BEACON = "beacon"
+EVENTLOG = "eventlog"
+KINDS = (POWER, BOOTDEV, INVENTORY, SENSORS, BEACON, EVENTLOG)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How hard to push the hardware: from the ``site`` table, with xCAT's defaults."""
+
+    maxp: int = 1024
+    """BMCs (or endpoints) talked to at once."""
+    timeout: float = 2.0
+    """Seconds to wait for each answer."""
+    retries: int = 3
+    """Resends of an unanswered packet before the node fails."""
+
+    @property
+    def deadline(self) -> float:
+        """The longest one node may take before it is given up on."""
+        return self.timeout * (self.retries + 1) + 1.0
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action of a capability, e.g. power ``on`` or inventory ``serial,model``."""
+
+    kind: str
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What one node answered.
+
+    ``lines`` are ``(label, value)`` pairs printed as ``node: label: value``
+    (or ``node: value`` when the label is None).  ``error`` is set when the
+    node failed.  ``state`` carries a machine-readable result for the command
+    layer (for power: the state after the action, used for
+    ``nodelist.status``).
+    """
+
+    node: str
+    lines: list[tuple[str | None, str]] = field(default_factory=list)
+    error: str | None = None
+    state: str | None = None
+
+    @classmethod
+    def failed(cls, node: str, message: str) -> Outcome:
+        return cls(node, error=message)
+
+    @classmethod
+    def value(cls, node: str, text: str, state: str | None = None) -> Outcome:
+        return cls(node, lines=[(None, text)], state=state)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything ``prepare`` may look at: read in bulk before any network I/O.
+
+    ``attrs`` holds the node's resolved values of the capability's
+    ``columns`` (``(table, column) -> value``, only defined ones);
+    ``passwd`` maps a ``passwd.key`` to its first row.
+    """
+
+    attrs: Mapping[str, Mapping[tuple[str, str], str]]
+    passwd: Mapping[str, Mapping[str, str | None]]
+    site: Mapping[str, str]
+
+    def get(self, node: str, table: str, column: str) -> str | None:
+        value = self.attrs.get(node, {}).get((table, column))
+        return value if value not in (None, "") else None
+
+
+class Capability(ABC):
+    """One kind of operation a management method offers for its nodes."""
+
+    kind: ClassVar[str]
+    method: ClassVar[str]
+    """The ``nodehm.mgt`` value this capability belongs to."""
+    columns: ClassVar[Mapping[str, Sequence[str]]] = {}
+    """table -> columns read per node (group and regex rows resolved)."""
+    passwd_keys: ClassVar[Sequence[str]] = ()
+    """``passwd.key`` rows consulted for default credentials."""
+
+    def prepare(self, nodes: Sequence[str], facts: Facts) -> tuple[dict[str, Any], dict[str, str]]:
+        """(targets, errors) per node, from table values only; never touches the network."""
+        return {n: n for n in nodes}, {}
+
+    def limits(self, site: Mapping[str, str]) -> Limits:
+        """How hard this method may push its endpoints, from ``site``."""
+        return Limits()
+
+    @abstractmethod
+    def run(self, targets: Mapping[str, Any], action: Action, limits: Limits) -> Iterator[Outcome]:
+        """Carry out ``action`` on every target, yielding outcomes as nodes finish."""
+
+
+class Power(Capability):
+    kind = POWER
+    ACTIONS = ("on", "off", "softoff", "reset", "boot", "cycle", "stat", "nmi")
+
+
+class BootDevice(Capability):
+    kind = BOOTDEV
+    DEVICES = ("net", "hd", "cd", "def", "setup")
+
+
+class Inventory(Capability):
+    kind = INVENTORY
+    ITEMS = ("model", "serial", "asset", "vpd", "deviceid", "guid", "uuid", "firm",
+             "mprom", "dimm", "mac", "all")
+
+
+class Sensors(Capability):
+    kind = SENSORS
+    ITEMS = ("temp", "voltage", "fanspeed", "power", "leds", "energy", "all")
+
+
+class Beacon(Capability):
+    kind = BEACON
+    ACTIONS = ("on", "off", "blink", "stat")
+
+
+class EventLog(Capability):
+    kind = EVENTLOG
+
+
+def unsupported(node: str, method: str, command: str) -> Outcome:
+    return Outcome.failed(node, f"{command} is not supported by management method '{method}'")
+
+
+def _number(site: Mapping[str, str], key: str, default: float, *, integer: bool) -> float:
+    raw = (site.get(key) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number of seconds"
+        raise XcatError(f"site.{key} must be {kind}, not {raw!r}") from None
+    if value < 0 or (integer and key.endswith("maxp") and value < 1):
+        raise XcatError(f"site.{key} is out of range: {raw!r}")
+    return value
+
+
+def limits_from_site(site: Mapping[str, str], prefix: str = "ipmi") -> Limits:
+    """``site.<prefix>maxp``, ``<prefix>timeout`` and ``<prefix>retries`` as Limits."""
+    base = Limits()
+    return Limits(
+        maxp=int(_number(site, f"{prefix}maxp", base.maxp, integer=True)),
+        timeout=_number(site, f"{prefix}timeout", base.timeout, integer=False) or base.timeout,
+        retries=int(_number(site, f"{prefix}retries", base.retries, integer=True)),
+    )

@@ -1,0 +1,15 @@
+"""rpower — control and query the power of nodes."""
+
+from __future__ import annotations
+
+from xcatpy.cli._hardware import hardware_command
+
+cli, main = hardware_command(
+    "rpower",
+    """Control and query the power of nodes.
+
+    Turn nodes on, off (hard or soft), reset, cycle or boot them, send an NMI,
+    or report their power state (stat, state, status).
+    """,
+    "{on|off|softoff|reset|boot|cycle|stat|nmi}",
+)
