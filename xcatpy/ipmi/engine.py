@@ -334,14 +334,14 @@ class _Conn:
 
     # -- requests in the session
     async def request(self, netfn: int, cmd: int, data: bytes, timeout: float,
-                      retries: int) -> Response:
+                      retries: int, lun: int = 0) -> Response:
         """One request/response; the caller serialises (one outstanding request)."""
         if not self.established or self.closed or self.keys is None or self.suite is None:
             raise _Stale("session closed")
         suite, keys = self.suite, self.keys
         self.rq_seq = (self.rq_seq + 1) & 0x3F
         seq = self.rq_seq
-        msg = rmcp.ipmi_request(netfn, cmd, seq, data)
+        msg = rmcp.ipmi_request(netfn, cmd, seq, data, lun)
 
         def build() -> bytes:
             self.out_seq = (self.out_seq + 1) & 0xFFFFFFFF or 1
@@ -465,7 +465,8 @@ class Session:
         raise IpmiAuthError(str(last) if last else "login failed")
 
     async def command(self, netfn: int, cmd: int, data: bytes | bytearray = b"",
-                      timeout: float | None = None, retries: int | None = None) -> Response:
+                      timeout: float | None = None, retries: int | None = None,
+                      lun: int = 0) -> Response:
         """Send one IPMI request and return its response (completion code included).
 
         Each packet waits ``timeout`` seconds and is resent up to ``retries``
@@ -485,7 +486,7 @@ class Session:
         first = retries if fresh else max(0, (retries + 1) // 2 - 1)
         try:
             async with conn.lock:
-                return await conn.request(netfn, cmd, data, timeout, first)
+                return await conn.request(netfn, cmd, data, timeout, first, lun)
         except (IpmiTimeout, _Stale):
             if fresh and conn.established and not conn.closed:
                 raise
@@ -505,7 +506,7 @@ class Session:
                 conn = self._conn
                 assert conn is not None
                 async with conn.lock:
-                    return await conn.request(netfn, cmd, data, timeout, tries)
+                    return await conn.request(netfn, cmd, data, timeout, tries, lun)
         except TimeoutError:
             raise IpmiTimeout(f"timeout: no answer from {self.bmc.label} "
                               f"within {budget:g} s") from None

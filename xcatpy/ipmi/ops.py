@@ -70,22 +70,35 @@ async def set_power(session: Session, action: str) -> None:
            f"power {action}")
 
 
+@dataclass(frozen=True)
+class BootDev:
+    """Boot options parameter 5, decoded."""
+
+    device: str  # what the next boot will use: the selector if valid, else "def"
+    selector: str  # the device selector as stored, whatever the valid bit says
+    valid: bool
+    uefi: bool
+    persistent: bool
+
+
 async def get_bootdev(session: Session) -> str:
-    """Next boot device: net, hd, cd, setup, floppy or def (no override)."""
-    return (await get_bootdev_detail(session))[0]
+    """Next boot device: net, hd, cd, setup, floppy, or def when no valid
+    override is set (the boot flags' valid bit is clear)."""
+    return (await get_bootdev_detail(session)).device
 
 
-async def get_bootdev_detail(session: Session) -> tuple[str, bool, bool]:
-    """``(device, uefi, persistent)`` from boot options parameter 5."""
+async def get_bootdev_detail(session: Session) -> BootDev:
+    """Boot options parameter 5 with all its flags."""
     rsp = _check(await session.command(NETFN_CHASSIS, CMD_GET_BOOT_OPTIONS, bytes([5, 0, 0])),
                  "get boot options")
     d = rsp.data
     if len(d) < 4:
         raise IpmiError(f"BMC answered garbage ({session.bmc.label}): short boot options")
     flags, dev = d[2], d[3] & 0x3C
-    if not flags & 0x80:
-        return ("def", False, False)
-    return (_BOOT_NAMES.get(dev, f"0x{dev:02x}"), bool(flags & 0x20), bool(flags & 0x40))
+    selector = _BOOT_NAMES.get(dev, f"0x{dev:02x}")
+    valid = bool(flags & 0x80)
+    return BootDev(selector if valid else "def", selector, valid, bool(flags & 0x20),
+                   bool(flags & 0x40))
 
 
 async def set_bootdev(session: Session, device: str, uefi: bool = False,
