@@ -153,7 +153,10 @@ class _Ipmi(Capability):
             return go
 
         jobs = {node: job(node, t) for node, t in targets.items()}
-        for node, result in engine.map(jobs, concurrency=limits.maxp):
+        # A node's work is a login plus one or two commands, each bounded by
+        # the retry budget; the job bound only catches what slips past those.
+        bound = limits.deadline * 3
+        for node, result in engine.map(jobs, concurrency=limits.maxp, job_timeout=bound):
             yield _outcome(node, result)
 
     def _on_workers(
@@ -166,7 +169,7 @@ class _Ipmi(Capability):
 
         ``command`` is a pyghmi ``Command`` whose raw commands go through the engine.
         """
-        from xcatpy.ipmi.bridge import command_for
+        from xcatpy.ipmi.bridge import command_for, command_lock
 
         engine = self._engine()
 
@@ -185,7 +188,9 @@ class _Ipmi(Capability):
         def call(node: str, target: Target) -> Outcome:
             cmd = command_for(engine, self._bmc(target), timeout=limits.timeout,
                               retries=limits.retries)
-            return work(node, cmd)
+            # Two nodes may share a BMC, and other requests may be using it.
+            with command_lock(cmd):
+                return work(node, cmd)
 
         workers = max(1, min(MAX_WORKERS, limits.maxp, len(live)))
         with ThreadPoolExecutor(workers, thread_name_prefix="ipmi") as pool:
@@ -261,7 +266,10 @@ class IpmiBootDevice(_Ipmi, BootDevice):
 
         async def work(node: str, session: Any) -> Outcome:
             if device != "stat":
+                # Report what was set, as xCAT does: some BMCs (ipmi_sim) keep
+                # the device but not the flags, so a read-back would mislead.
                 await ops.set_bootdev(session, device, uefi=uefi, persistent=persistent)
+                return Outcome.value(node, BOOT_LABELS[device], device)
             current = await ops.get_bootdev(session)
             return Outcome.value(node, BOOT_LABELS.get(current, current), current)
 
@@ -278,6 +286,7 @@ class IpmiBeacon(_Ipmi, Beacon):
         async def work(node: str, session: Any) -> Outcome:
             if act == "stat":
                 state = await ops.get_identify(session)
+                state = {"timed": "blink"}.get(state, state)
                 return Outcome.value(node, state, state)
             if act == "on":
                 await ops.identify(session, True)
@@ -483,7 +492,7 @@ def event_line(event: Mapping[str, Any]) -> str:
 
 
 def _severity(value: Any) -> str:
-    from pyghmi.ipmi import constants
+    from pyghmi import constants
 
     names = {constants.Health.Ok: "Info", constants.Health.Warning: "Warning",
              constants.Health.Critical: "Critical", constants.Health.Failed: "Failed"}
