@@ -126,6 +126,10 @@ class _SuiteRefused(IpmiError):
     pass
 
 
+class _Garbage(IpmiError):
+    """Only undecodable answers arrived."""
+
+
 class _Stale(IpmiError):
     """A session the BMC no longer knows."""
 
@@ -229,7 +233,7 @@ class _Conn:
         finally:
             self._waiter = None
         if self.garbage > garbage0:
-            raise IpmiError(f"BMC answered garbage ({self.bmc.label})")
+            raise _Garbage(f"BMC answered garbage ({self.bmc.label})")
         raise IpmiTimeout(f"timeout: no answer from {self.bmc.label} after {attempts} attempts")
 
     # -- login
@@ -238,7 +242,14 @@ class _Conn:
         return self.tag
 
     async def login(self, suite: rmcp.CipherSuite, timeout: float, retries: int) -> None:
-        """Open Session, RAKP 1-4 and Set Session Privilege Level (ADMINISTRATOR)."""
+        """Open Session, RAKP 1-4 and Set Session Privilege Level (ADMINISTRATOR).
+
+        A lost packet restarts the handshake from Open Session rather than
+        resending the same step: a BMC that already consumed a RAKP 3 whose
+        answer was lost will not answer the resent one.  At most
+        ``retries + 1`` handshakes, each failing on its first silent step, so
+        a dead BMC costs ``timeout * (retries + 1)``.
+        """
         bmc = self.bmc
         user = bmc.username.encode("utf-8")
         password = bmc.password.encode("utf-8", "surrogateescape")
@@ -246,7 +257,28 @@ class _Conn:
             raise IpmiAuthError("login failed: user name longer than 16 bytes")
         if len(password) > 20:
             raise IpmiAuthError("login failed: password longer than 20 bytes")
+        attempts = max(0, int(retries)) + 1
+        last: IpmiError | None = None
+        for _ in range(attempts):
+            try:
+                await self._handshake(suite, timeout, user, password)
+                break
+            except (IpmiTimeout, _Garbage) as exc:
+                last = exc
+        else:
+            if isinstance(last, _Garbage):
+                raise IpmiError(str(last))
+            raise IpmiTimeout(f"timeout: no answer from {bmc.label} after {attempts} attempts")
+        rsp = await self.request(0x06, 0x3B, bytes([rmcp.PRIV_ADMIN]), timeout, retries)
+        if rsp.code:
+            raise IpmiAuthError("login failed: ADMINISTRATOR privilege refused: "
+                                + rmcp.completion_text(rsp.code))
 
+    async def _handshake(self, suite: rmcp.CipherSuite, timeout: float, user: bytes,
+                         password: bytes) -> None:
+        """One pass of Open Session and RAKP 1-4, one packet per step."""
+        bmc = self.bmc
+        retries = 0
         # Open Session
         tag = self._next_tag()
         req = rmcp.rmcpp_unauth(rmcp.PT_OPEN_REQ, rmcp.open_session_request(tag, self.csid, suite))
@@ -320,10 +352,6 @@ class _Conn:
 
         self.suite, self.keys, self.bsid = suite, keys, bsid
         self.established = True
-        rsp = await self.request(0x06, 0x3B, bytes([rmcp.PRIV_ADMIN]), timeout, retries)
-        if rsp.code:
-            raise IpmiAuthError("login failed: ADMINISTRATOR privilege refused: "
-                                + rmcp.completion_text(rsp.code))
 
     def _send(self, pkt: bytes) -> None:
         try:
