@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,17 +37,46 @@ _IN_LIMIT = 900
 Attr = tuple[str, str]  # (table, column)
 
 
-@dataclass
 class AttrResult:
-    """Resolved values; only defined values are present."""
+    """Resolved values; only defined values are present.
 
-    values: dict[str, dict[Attr, str]] = field(default_factory=lambda: defaultdict(dict))
-    sources: dict[str, dict[Attr, str]] = field(default_factory=lambda: defaultdict(dict))
-    """node -> attr -> group the value was inherited from (only when inherited)."""
-    errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    The resolver fills them by attribute: ``columns`` maps ``(table, column)``
+    to ``{node: value}`` and ``column_sources`` to ``{node: group}`` for the
+    inherited ones.  ``values`` and ``sources`` give the same per node
+    (node -> attr -> value), built on first use.
+    """
+
+    def __init__(self) -> None:
+        self.columns: dict[Attr, dict[str, str]] = {}
+        self.column_sources: dict[Attr, dict[str, str]] = {}
+        self.errors: dict[str, list[str]] = defaultdict(list)
+        self._values: dict[str, dict[Attr, str]] | None = None
+        self._sources: dict[str, dict[Attr, str]] | None = None
+
+    @property
+    def values(self) -> dict[str, dict[Attr, str]]:
+        if self._values is None:
+            self._values = _by_node(self.columns)
+        return self._values
+
+    @property
+    def sources(self) -> dict[str, dict[Attr, str]]:
+        """node -> attr -> group the value was inherited from (only when inherited)."""
+        if self._sources is None:
+            self._sources = _by_node(self.column_sources)
+        return self._sources
 
     def get(self, node: str, table: str, column: str) -> str | None:
-        return self.values.get(node, {}).get((table, column))
+        col = self.columns.get((table, column))
+        return None if col is None else col.get(node)
+
+
+def _by_node(columns: Mapping[Attr, Mapping[str, str]]) -> dict[str, dict[Attr, str]]:
+    out: dict[str, dict[Attr, str]] = defaultdict(dict)
+    for attr, col in columns.items():
+        for node, value in col.items():
+            out[node][attr] = value
+    return out
 
 
 class NodeView:
@@ -67,6 +95,7 @@ class NodeView:
         self._site: dict[str, str] | None = None
         self._chains: dict[str, tuple[str, ...]] | None = None
         self._static: dict[str, set[str]] | None = None
+        self._group_names: set[str] | None = None
 
     # -- nodelist ---------------------------------------------------------
     def _load_index(self) -> None:
@@ -221,11 +250,17 @@ class NodeView:
                 known = self.node_index
                 percol = self.column_values("nodelist", list(columns), needed)
                 for c in columns:
-                    values = percol.get(c) or {}
+                    values = percol.get(c)
+                    if not values:
+                        continue
+                    get = values.get
+                    out = {}
                     for node in nodes:
-                        v = values.get(node)
+                        v = get(node)
                         if v is not None and node in known:
-                            result.values[node][(table, c)] = v
+                            out[node] = v
+                    if out:
+                        result.columns[(table, c)] = out
                 continue
             if not spec.node_keyed:
                 raise StoreError(f"table {table} is not keyed by node")
@@ -240,13 +275,19 @@ class NodeView:
             self._chains = {n: (n, *self.groups_of(n)) for n in self.node_index}
         return self._chains
 
+    def group_names(self) -> set[str]:
+        """Every group some node belongs to (through ``nodelist.groups``)."""
+        if self._group_names is None:
+            self._group_names = set(self.static_groups())
+        return self._group_names
+
     def column_values(
         self, table: str, columns: Sequence[str], keys: set[str] | None
     ) -> dict[str, dict[str, str]]:
         """column -> {node or group: first defined value} for enabled rows (one query).
 
-        Works on raw records, without building a dict per row: this is the
-        inner loop of every bulk read.
+        Works on raw records, a column at a time, without building a dict per
+        row: this is the inner loop of every bulk read.
         """
         spec = get_table(table)
         t = self.store.table(table)
@@ -259,26 +300,32 @@ class NodeView:
         if wanted is not None and len(wanted) <= _IN_LIMIT:
             stmt = stmt.where(t.c[keycol].in_(sorted(wanted)))
             wanted = None
-        out: dict[str, dict[str, str]] = {c: {} for c in cols}
-        keyvals: dict[str, str] = {}
-        slots = [(i, out[c]) for i, c in enumerate(cols, 1)]
-        enabled_values = _ENABLED
         # fetchall() hands the rows over in one call instead of one fetch per row.
-        for rec in self.conn.execute(stmt).fetchall():
-            key = rec[0]
-            if wanted is not None and key not in wanted:
+        recs = self.conn.execute(stmt).fetchall()
+        if has_disable:
+            enabled_values = _ENABLED
+            if any(r[-1] is not None for r in recs):
+                recs = [r for r in recs if r[-1] is None or str(r[-1]) in enabled_values]
+        if wanted is not None:
+            recs = [r for r in recs if r[0] in wanted]
+        out: dict[str, dict[str, str]] = {}
+        if not recs:
+            return {c: {} for c in cols} | ({keycol: {}} if keycol in columns else {})
+        keys_seq = [r[0] for r in recs]
+        unique = len(set(keys_seq)) == len(keys_seq)
+        if not unique:
+            # The first enabled row of a key wins: read the rows backwards.
+            recs = recs[::-1]
+            keys_seq = keys_seq[::-1]
+        for i, c in enumerate(cols, 1):
+            vals = [r[i] for r in recs]
+            if not any(vals):
+                out[c] = {}
                 continue
-            if has_disable:
-                d = rec[-1]
-                if d is not None and str(d) not in enabled_values:
-                    continue
-            keyvals.setdefault(key, key)
-            for i, dest in slots:
-                v = rec[i]
-                if v is not None and v != "" and key not in dest:
-                    dest[key] = v if isinstance(v, str) else str(v)
+            # Every column is text: values come back as str (or None).
+            out[c] = {k: v for k, v in zip(keys_seq, vals, strict=True) if v}
         if keycol in columns:
-            out[keycol] = keyvals
+            out[keycol] = {k: k for k in keys_seq}
         return out
 
     def _resolve_table(
@@ -293,8 +340,7 @@ class NodeView:
     ) -> None:
         chains = self.chains()
         per_column = self.column_values(table, columns, needed)
-        values_out = result.values
-        sources_out = result.sources
+        groups = self.group_names()
         for col in columns:
             colvals = per_column.get(col)
             if not colvals:
@@ -302,38 +348,64 @@ class NodeView:
             attr = (table, col)
             delim = hier.get(col)
             distinct = set(colvals.values())
-            slow = delim is not None or any(v.endswith(NEXTRECORD) for v in distinct)
-            regexes = {v for v in distinct if is_regex_value(v)} if resolve_regex else set()
+            # One substring search over all the values first: most columns
+            # hold neither +=NEXTRECORD nor a regex, and then no value is tested.
+            joined = "\n".join(distinct)
+            slow = delim is not None or (
+                NEXTRECORD in joined and any(v.endswith(NEXTRECORD) for v in distinct)
+            )
+            regexes: set[str] = set()
+            if resolve_regex and ("\n/" in joined or "\n|" in joined
+                                  or joined.startswith(("/", "|"))):
+                regexes = {v for v in distinct if is_regex_value(v)}
             get = colvals.get
-            for node in nodes:
-                chain = chains.get(node) or (node,)
-                if slow:
-                    value, source = _inherit(node, chain, colvals, delim)
+            values: dict[str, str]
+            sources: dict[str, str] = {}
+            if not slow and colvals.keys().isdisjoint(groups):
+                # No group defines this column: each node has its own value or none.
+                values = {node: v for node in nodes if (v := get(node)) is not None}
+            elif not slow:
+                values = {}
+                for node in nodes:
+                    value = get(node)
+                    if value is None:
+                        for name in chains.get(node) or ():
+                            value = get(name)
+                            if value is not None:
+                                sources[node] = name
+                                break
+                        else:
+                            continue
+                    values[node] = value
+            else:
+                values = {}
+                for node in nodes:
+                    value, source = _inherit(node, chains.get(node) or (node,), colvals, delim)
                     if not value:
                         continue
-                else:
-                    source = None
-                    value = None
-                    for name in chain:
-                        value = get(name)
-                        if value is not None:
-                            if name != node:
-                                source = name
-                            break
-                    if value is None:
+                    values[node] = value
+                    if source is not None:
+                        sources[node] = source
+            if regexes or (slow and resolve_regex):
+                for node, value in list(values.items()):
+                    if value not in regexes and not (
+                        slow and resolve_regex and is_regex_value(value)
+                    ):
                         continue
-                if value in regexes or (slow and resolve_regex and is_regex_value(value)):
                     try:
                         evaluated = evaluate(value, node)
                     except RegexValueError as exc:
                         result.errors[node].append(f"{table}.{col}: {exc.message}")
-                        continue
-                    if not evaluated:
-                        continue
-                    value = evaluated
-                values_out[node][attr] = value
-                if source is not None:
-                    sources_out[node][attr] = source
+                        evaluated = ""
+                    if evaluated:
+                        values[node] = evaluated
+                    else:
+                        del values[node]
+                        sources.pop(node, None)
+            if values:
+                result.columns[attr] = values
+            if sources:
+                result.column_sources[attr] = sources
 
 
 def _inherit(

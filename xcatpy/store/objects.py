@@ -356,26 +356,39 @@ class Catalog:
         if attrs is not None:
             want = plan.closure(attrs)
             steps = tuple(st for st in steps if st.spec.attr in want)
-        cands: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        self._read_inherited(names, [st for st in steps if st.inherited], cands, out)
-        self._read_raw(names, [st for st in steps if not st.inherited], cands)
-        by_index = {st.index: st for st in steps}
-        for name in names:
-            vals: dict[str, str] = {}
-            src: dict[str, Step] = {}
-            found = cands.get(name)
-            if found:
-                found.sort(key=_first_item)
-                for idx, value in found:
-                    st = by_index[idx]
-                    if st.cond is not None and not st.holds(vals.get(st.cond[0])):
+        # step index -> {object: value}: the candidates of every mapping
+        found: dict[int, dict[str, str]] = {}
+        self._read_inherited(names, [st for st in steps if st.inherited], found, out)
+        self._read_raw(names, [st for st in steps if not st.inherited], found)
+        # The mappings in defspec order, each for every object at once: a
+        # later mapping whose condition holds overwrites an earlier one.
+        values: dict[str, dict[str, str]] = {name: {} for name in names}
+        sources: dict[str, dict[str, Step]] = {}
+        if with_sources:
+            sources = {name: {} for name in names}
+        for st in steps:
+            cand = found.get(st.index)
+            if not cand:
+                continue
+            attr = st.spec.attr
+            if st.cond is None and not with_sources:
+                for name, value in cand.items():
+                    values[name][attr] = value
+                continue
+            cattr = st.cond[0] if st.cond is not None else ""
+            search = st.cond[2].search if st.cond is not None else None
+            for name, value in cand.items():
+                vals = values[name]
+                if search is not None:
+                    have = vals.get(cattr)
+                    if not have or search(have) is None:
                         continue
-                    vals[st.spec.attr] = value
-                    if with_sources:
-                        src[st.spec.attr] = st
-            out.values[name] = vals
-            if with_sources:
-                out.sources[name] = src
+                vals[attr] = value
+                if with_sources:
+                    sources[name][attr] = st
+        out.values = values
+        if with_sources:
+            out.sources = sources
         if type_name == "monitoring" and (attrs is None or attrs):
             self._read_monsettings(names, out)
         return out
@@ -384,36 +397,28 @@ class Catalog:
         self,
         names: Sequence[str],
         steps: list[Step],
-        cands: dict[str, list[tuple[int, str]]],
+        found: dict[int, dict[str, str]],
         out: ObjectData,
     ) -> None:
         if not steps:
             return
         wanted: dict[str, list[str]] = defaultdict(list)
-        index: dict[tuple[str, str], list[int]] = defaultdict(list)
         for st in steps:
-            tc = (st.spec.table, st.spec.column)
             if st.spec.column not in wanted[st.spec.table]:
                 wanted[st.spec.table].append(st.spec.column)
-            index[tc].append(st.index)
         res = self.view.attributes(list(names), wanted)
         for node, msgs in res.errors.items():
             out.errors.extend(f"{node}: {m}" for m in msgs)
-        values = res.values
-        for name in names:
-            vals = values.get(name)
-            if not vals:
-                continue
-            lst = cands[name]
-            for tc, value in vals.items():
-                for idx in index.get(tc, ()):
-                    lst.append((idx, value))
+        for st in steps:
+            col = res.columns.get((st.spec.table, st.spec.column))
+            if col:
+                found[st.index] = col
 
     def _read_raw(
         self,
         names: Sequence[str],
         steps: list[Step],
-        cands: dict[str, list[tuple[int, str]]],
+        found: dict[int, dict[str, str]],
     ) -> None:
         groups: dict[tuple[str, str], list[Step]] = defaultdict(list)
         for st in steps:
@@ -424,13 +429,13 @@ class Catalog:
                 cols.extend(c for c, _ in st.lookup.fixed)
                 cols.append(st.spec.column)
             for row in self.select(table, cols, name_col, names):
-                lst = cands[row[name_col]]  # type: ignore[index]
+                name = row[name_col]
                 for st in tsteps:
                     if any(row.get(c) != v for c, v in st.lookup.fixed):
                         continue
                     value = row.get(st.spec.column)
                     if value:
-                        lst.append((st.index, value))
+                        found.setdefault(st.index, {})[name] = value  # type: ignore[index]
 
     def _site_rows(self) -> dict[str, str | None]:
         return {row["key"]: row.get("value") for row in self.select("site", ["value"], "key", None)
@@ -490,10 +495,6 @@ class Catalog:
                                ["xcatdefaults"]):
             return row.get("postscripts"), row.get("postbootscripts")
         return None, None
-
-
-def _first_item(pair: tuple[int, str]) -> int:
-    return pair[0]
 
 
 def _index(step: Step) -> int:

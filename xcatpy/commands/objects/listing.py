@@ -147,6 +147,9 @@ def _list_type(tgt: Target, catalog: Any, t: str, names: list[str], od: Any,
     exists = catalog.exists(t) if opts.template is None else set(names)
     multi = len(tgt.types) > 1
     lines = out.lines
+    shapes: dict[tuple[str, ...], tuple[list[str], bool]] = {}
+    plain_only = (only is not None and not opts.V and t not in ("site", "monitoring")
+                  and not (t in ("node", "group") and any(a.startswith("nic") for a in shown_sorted)))
     for obj in names:
         if obj in hidden:
             continue
@@ -179,13 +182,39 @@ def _list_type(tgt: Target, catalog: Any, t: str, names: list[str], od: Any,
         if t in ("site", "monitoring"):
             attrlist = sorted(only if only is not None else values)
         elif only is not None:
+            if plain_only:
+                # -i without nic attributes: every asked attribute, empty or not
+                prefix = f"{obj}: " if opts.c else "    "
+                lines += [f"{prefix}{a}={values.get(a) or ''}" for a in shown_sorted]
+                if opts.osimage and t == "node":
+                    lines += _osimage_lines(catalog, values)
+                continue
             attrlist = shown_sorted
         else:
-            attrlist = sorted(a for a in values if a in shown_set)
+            # Objects of a type mostly have the same attributes: sort each set once.
+            shape = tuple(values)
+            known = shapes.get(shape)
+            if known is None:
+                known = shapes[shape] = _shape(t, shape, shown_set)
+            attrlist, simple = known
+            if simple and not opts.V:
+                lines += [f"    {a}={v}" for a in attrlist if (v := values[a])]
+                if opts.osimage and t == "node":
+                    lines += _osimage_lines(catalog, values)
+                continue
         sources = od.sources.get(obj, {}) if opts.V else {}
         lines += _attr_lines(opts, t, obj, attrlist, values, sources, only, nic_only)
         if opts.osimage and t == "node":
             lines += _osimage_lines(catalog, values)
+
+
+def _shape(t: str, attrs: tuple[str, ...], shown: set[str]) -> tuple[list[str], bool]:
+    """The attributes of ``attrs`` to print, sorted, and whether each prints as a
+    plain ``attr=value`` line (no nic expansion, no group members)."""
+    attrlist = sorted(a for a in attrs if a in shown)
+    simple = not (t in ("node", "group") and any(a.startswith("nic") for a in attrlist))
+    simple = simple and not (t == "group" and "members" in attrlist)
+    return attrlist, simple
 
 
 def _shown_attrs(t: str, only: list[str] | None, out: _Listing) -> list[str]:
