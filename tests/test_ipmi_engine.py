@@ -458,3 +458,31 @@ def test_map_dead_bmcs_do_not_serialise(engine: Engine) -> None:
     took = time.monotonic() - start
     assert len(out) == 200 and all(isinstance(r, IpmiTimeout) for r in out.values())
     assert took < 0.6 + 1.0
+
+
+def test_closed_engine_refuses_work_at_once() -> None:
+    eng = Engine()
+
+    async def nothing() -> int:
+        return 1
+
+    assert eng.run(nothing()) == 1
+    eng.close()
+    with pytest.raises(IpmiError, match="closed"):
+        eng.run(nothing())
+    with pytest.raises(IpmiError, match="closed"):
+        list(eng.map({"a": nothing}))
+
+
+@needs_sim
+def test_close_logs_out_cached_sessions(sims) -> None:
+    eng = Engine()
+    try:
+        eng.run(_with_session(eng, sims[2], ops.get_power))
+        sent = eng.stats["sent"]
+    finally:
+        start = time.monotonic()
+        eng.close()
+    assert time.monotonic() - start < 3.0
+    assert eng.stats["sent"] == sent + 1  # one Close Session
+    assert eng.stats["received"] == eng.stats["sent"]

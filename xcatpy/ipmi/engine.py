@@ -586,6 +586,8 @@ class Engine:
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The engine's event loop (starting its thread if needed)."""
+        if self._closed:
+            raise IpmiError("IPMI engine is closed")
         self._start()
         assert self._loop is not None
         return self._loop
@@ -792,7 +794,11 @@ class Engine:
     # -- thread API
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the engine and wait for its result (from another thread)."""
-        loop = self.loop
+        try:
+            loop = self.loop
+        except IpmiError:
+            coro.close()
+            raise
         if self.in_engine_thread():
             coro.close()
             raise RuntimeError("Engine.run() called on the engine thread")
@@ -817,6 +823,7 @@ class Engine:
         Closing the iterator early cancels what is still running.
         """
         keys = list(jobs)
+        loop = self.loop  # raises at once on a closed engine
         if not keys:
             return
         conc = max(1, int(concurrency or DEFAULT_CONCURRENCY))
@@ -845,7 +852,7 @@ class Engine:
             sem = asyncio.Semaphore(conc)
             await asyncio.gather(*(one(k, sem) for k in keys), return_exceptions=True)
 
-        fut = asyncio.run_coroutine_threadsafe(runner(), self.loop)
+        fut = asyncio.run_coroutine_threadsafe(runner(), loop)
         pending = dict.fromkeys(keys)
         end = time.monotonic() + deadline
         try:
