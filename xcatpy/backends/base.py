@@ -36,8 +36,8 @@ KINDS = (POWER, BOOTDEV, INVENTORY, SENSORS, BEACON, EVENTLOG)
 class Limits:
     """How hard to push the hardware: from the ``site`` table, with xCAT's defaults."""
 
-    maxp: int = 1024
-    """BMCs (or endpoints) talked to at once."""
+    maxp: int = 64
+    """Parallel workers (xCAT's processes); each keeps many endpoints busy at once."""
     timeout: float = 2.0
     """Seconds to wait for each answer."""
     retries: int = 3

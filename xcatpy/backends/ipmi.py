@@ -6,8 +6,9 @@ row with ``key=ipmi``; a node with neither gets a clear error — there is no
 built-in password.
 
 Power, boot device and beacon run as coroutines on :mod:`xcatpy.ipmi`'s
-engine: every BMC is talked to at once (up to ``site.ipmimaxp``), each with
-its own deadline, and a result is handed back as soon as its BMC answers.
+engine: every BMC is talked to at once (up to ``site.ipmimaxp`` workers of
+32 conversations each), each with its own deadline, and a result is handed
+back as soon as its BMC answers.
 Inventory, sensors and the event log use pyghmi's decoders (FRU, SDR, SEL)
 through :mod:`xcatpy.ipmi.bridge`, on a bounded pool of worker threads whose
 raw commands all go through that same engine; BMCs are logged in on the
@@ -39,9 +40,14 @@ from xcatpy.backends.base import (
 )
 
 DEFAULT_PORT = 623
-# Worker threads for pyghmi-driven work (inventory, sensors, event log).  The
-# threads only wait on the engine, so a modest pool keeps hundreds of BMCs busy.
-MAX_WORKERS = 32
+# site.ipmimaxp keeps xCAT's meaning: the number of parallel workers, each of
+# which keeps a share of the BMCs in conversation at once.  On the engine a
+# worker is PER_WORKER concurrent conversations (64 workers: 2,048, enough
+# that dead BMCs, each holding a slot for its whole deadline, never queue
+# behind each other); for pyghmi-driven work (inventory, sensors, event log)
+# it is one thread, at most MAX_WORKERS of them.
+PER_WORKER = 32
+MAX_WORKERS = 64
 
 NO_BMC = "no BMC address: set ipmi.bmc"
 NO_CREDENTIALS = (
@@ -156,7 +162,8 @@ class _Ipmi(Capability):
         # A node's work is a login plus one or two commands, each bounded by
         # the retry budget; the job bound only catches what slips past those.
         bound = limits.deadline * 3
-        for node, result in engine.map(jobs, concurrency=limits.maxp, job_timeout=bound):
+        conversations = limits.maxp * PER_WORKER
+        for node, result in engine.map(jobs, concurrency=conversations, job_timeout=bound):
             yield _outcome(node, result)
 
     def _on_workers(

@@ -164,7 +164,7 @@ SITE_KEY_DOCS: Mapping[str, str] = MappingProxyType({
     "ipmiretries": "Retries of a BMC request (default 3).",
     "ipmidispatch": "y (default) runs IPMI control on the nodes' service nodes; n on the MN.",
     "ipmisdrcache": "'no' turns off the local cache of BMC sensor (SDR) data.",
-    "ipmimaxp": "Parallel processes for IPMI hardware control (default 64).",
+    "ipmimaxp": "Parallel IPMI workers, each talking to up to 32 BMCs at once (default 64).",
     "syspowerinterval": "Seconds rpower waits between batches of syspowermaxnodes (default 0).",
     "syspowermaxnodes": "Nodes powered on per batch when syspowerinterval is set.",
     "powerinterval": "Seconds rpower waits between LPARs on Power hardware (default 0).",
