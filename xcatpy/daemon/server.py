@@ -78,6 +78,9 @@ class Daemon:
 
         self.paths = paths
         self.store = open_store(paths)
+        # Requests share the node index, site and policy rows until a write
+        # (by any process) raises the store's generation.
+        self.store.enable_cache()
         site = self._site()
         self.listen = listen
         self.port = int(port if port is not None else (site.get("xcatdport") or 3001))
@@ -237,7 +240,9 @@ class Daemon:
         with self.store.connect() as conn:
             view = NodeView(self.store, conn)
             site = dict(view.site)
-            table = policy.rows_from_table(rows.read_rows(conn, self.store, "policy"))
+            table = view.shared(
+                "policy", lambda: policy.rows_from_table(rows.read_rows(conn, self.store, "policy"))
+            )
             noderange = req.noderange or policy.object_command_noderange(
                 req.command, req.args, stdin=req.stdin
             )

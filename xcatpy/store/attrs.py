@@ -20,8 +20,8 @@ node rows, group rows and ``nodelist`` rows alike, as xCAT's reads ignore them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -35,6 +35,8 @@ NEXTRECORD = "+=NEXTRECORD"
 _IN_LIMIT = 900
 
 Attr = tuple[str, str]  # (table, column)
+_T = TypeVar("_T")
+_UNKNOWN = object()
 
 
 class AttrResult:
@@ -79,55 +81,126 @@ def _by_node(columns: Mapping[Attr, Mapping[str, str]]) -> dict[str, dict[Attr, 
     return out
 
 
+class NodeIndex:
+    """What ``nodelist`` says about every enabled node: names, group lists,
+    hidden flags, and what is derived from them (group members, lookup chains).
+
+    Read-only once built: the daemon shares one between requests for as long
+    as the store's generation stays the same (:meth:`Store.shared`).
+    """
+
+    def __init__(self, index: dict[str, str | None], hidden: set[str]) -> None:
+        self.index = index
+        self.hidden = hidden
+        self._groups: dict[str, list[str]] | None = None
+        self._static: dict[str, set[str]] | None = None
+        self._chains: dict[str, tuple[str, ...]] | None = None
+        self._group_names: set[str] | None = None
+        self._names: frozenset[str] | None = None
+
+    @classmethod
+    def read(cls, store: Store, conn: Any) -> NodeIndex:
+        """Node names, their group lists and hidden flags: the columns nearly
+        every request needs, read without building a row per node."""
+        t = store.table("nodelist")
+        stmt = sa.select(t.c.node, t.c.groups, t.c.hidden, t.c.disable)
+        index: dict[str, str | None] = {}
+        hidden: set[str] = set()
+        enabled_values = _ENABLED
+        for node, groups, hid, disable in conn.execute(stmt).fetchall():
+            if disable is not None and str(disable) not in enabled_values:
+                continue
+            index[node] = groups
+            if hid == "1":
+                hidden.add(node)
+        return cls(index, hidden)
+
+    @property
+    def names(self) -> frozenset[str]:
+        if self._names is None:
+            self._names = frozenset(self.index)
+        return self._names
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """node -> its groups, in ``nodelist.groups`` order."""
+        if self._groups is None:
+            # Many nodes share one groups text: split each text once.
+            split: dict[str | None, list[str]] = {}
+            groups: dict[str, list[str]] = {}
+            for node, text in self.index.items():
+                items = split.get(text)
+                if items is None:
+                    items = split[text] = split_list(text)
+                groups[node] = items
+            self._groups = groups
+        return self._groups
+
+    def static_groups(self) -> dict[str, set[str]]:
+        """group -> member nodes."""
+        if self._static is None:
+            index: dict[str, set[str]] = defaultdict(set)
+            for node, groups in self.groups.items():
+                for g in groups:
+                    index[g].add(node)
+            self._static = dict(index)
+        return self._static
+
+    def chains(self) -> dict[str, tuple[str, ...]]:
+        """node -> (node, group1, group2, ...): where its values are looked for, in order."""
+        if self._chains is None:
+            self._chains = {n: (n, *g) for n, g in self.groups.items()}
+        return self._chains
+
+    def group_names(self) -> set[str]:
+        if self._group_names is None:
+            self._group_names = set(self.static_groups())
+        return self._group_names
+
+
 class NodeView:
     """A per-request, read-only view of nodes, groups, site and attribute rows.
 
-    Everything is read lazily and at most once per table.
+    Everything is read lazily and at most once per table.  In the daemon the
+    node index and ``site`` come from the store's shared cache, which holds
+    them until any write changes the store's generation.
     """
 
     def __init__(self, store: Store, conn: Any) -> None:
         self.store = store
         self.conn = conn
         self._nodelist: dict[str, dict[str, str | None]] | None = None
-        self._index: dict[str, str | None] | None = None
-        self._hidden: set[str] | None = None
-        self._groups: dict[str, list[str]] | None = None
+        self._ni: NodeIndex | None = None
         self._site: dict[str, str] | None = None
-        self._chains: dict[str, tuple[str, ...]] | None = None
-        self._static: dict[str, set[str]] | None = None
-        self._group_names: set[str] | None = None
+        self._generation: object = _UNKNOWN
+
+    def shared(self, key: str, build: Callable[[], _T]) -> _T:
+        """``build()``, or the daemon's copy of it for the current generation.
+
+        Only for data read outside a write transaction: a transaction's own
+        changes are not committed yet and must not be shared.
+        """
+        if self._generation is _UNKNOWN:
+            self._generation = self.store.shared_generation(self.conn)
+        if self._generation is None or self.store.cache is None:
+            return build()
+        return self.store.cache.get(self._generation, key, build)  # type: ignore[arg-type]
 
     # -- nodelist ---------------------------------------------------------
-    def _load_index(self) -> None:
-        """Node names, their group lists and hidden flags: the three columns
-        nearly every request needs, read without building a row per node."""
-        t = self.store.table("nodelist")
-        stmt = sa.select(t.c.node, t.c.groups, t.c.hidden, t.c.disable)
-        index: dict[str, str | None] = {}
-        hidden: set[str] = set()
-        enabled_values = _ENABLED
-        for node, groups, hid, disable in self.conn.execute(stmt).fetchall():
-            if disable is not None and str(disable) not in enabled_values:
-                continue
-            index[node] = groups
-            if hid == "1":
-                hidden.add(node)
-        self._index, self._hidden = index, hidden
+    @property
+    def index(self) -> NodeIndex:
+        if self._ni is None:
+            self._ni = self.shared("nodeindex", lambda: NodeIndex.read(self.store, self.conn))
+        return self._ni
 
     @property
     def node_index(self) -> dict[str, str | None]:
         """node -> its ``nodelist.groups`` text, for every enabled node."""
-        if self._index is None:
-            self._load_index()
-        assert self._index is not None
-        return self._index
+        return self.index.index
 
     def hidden_nodes(self) -> set[str]:
         """Nodes with ``nodelist.hidden`` = 1."""
-        if self._hidden is None:
-            self._load_index()
-        assert self._hidden is not None
-        return self._hidden
+        return self.index.hidden
 
     @property
     def nodelist(self) -> dict[str, dict[str, str | None]]:
@@ -148,29 +221,22 @@ class NodeView:
         return list(self.node_index)
 
     def groups_of(self, node: str) -> list[str]:
-        if self._groups is None:
-            self._groups = {n: split_list(g) for n, g in self.node_index.items()}
-        return self._groups.get(node, [])
+        return self.index.groups.get(node, [])
 
     def static_groups(self) -> dict[str, set[str]]:
         """group -> member nodes, from every node's ``nodelist.groups`` (built once)."""
-        if self._static is None:
-            index: dict[str, set[str]] = defaultdict(set)
-            for node in self.node_index:
-                for g in self.groups_of(node):
-                    index[g].add(node)
-            self._static = dict(index)
-        return self._static
+        return self.index.static_groups()
 
     # -- site -------------------------------------------------------------
     @property
     def site(self) -> dict[str, str]:
         if self._site is None:
-            t = self.store.table("site")
-            self._site = {
-                k: v for k, v in self.conn.execute(sa.select(t.c.key, t.c.value)) if k
-            }
+            self._site = self.shared("site", self._read_site)
         return self._site
+
+    def _read_site(self) -> dict[str, str]:
+        t = self.store.table("site")
+        return {k: v for k, v in self.conn.execute(sa.select(t.c.key, t.c.value)) if k}
 
     # -- attributes -------------------------------------------------------
     def rows_for(
@@ -271,15 +337,11 @@ class NodeView:
 
     def chains(self) -> dict[str, tuple[str, ...]]:
         """node -> (node, group1, group2, ...): where its values are looked for, in order."""
-        if self._chains is None:
-            self._chains = {n: (n, *self.groups_of(n)) for n in self.node_index}
-        return self._chains
+        return self.index.chains()
 
     def group_names(self) -> set[str]:
         """Every group some node belongs to (through ``nodelist.groups``)."""
-        if self._group_names is None:
-            self._group_names = set(self.static_groups())
-        return self._group_names
+        return self.index.group_names()
 
     def column_values(
         self, table: str, columns: Sequence[str], keys: set[str] | None

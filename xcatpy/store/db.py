@@ -14,9 +14,12 @@ rows themselves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,6 +27,8 @@ from sqlalchemy.engine import Engine
 from xcatpy.errors import NotInitialisedError, StoreError, UnknownTableError
 from xcatpy.paths import Paths
 from xcatpy.store.schema import AUTOINCREMENT_TABLES, TABLES, TableSpec
+
+_T = TypeVar("_T")
 
 
 @lru_cache(maxsize=1)
@@ -92,12 +97,69 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# The data generation: one row whose counter every committed write
+# transaction raises (except those that only add audit or event records), so
+# a long-lived process knows with one tiny query whether what it derived from
+# the tables is still true, whichever process wrote.  Not part of the xCAT
+# schema: no command lists, dumps or restores it.
+GENERATION_TABLE = "xcatpy_generation"
+_GEN_MD = sa.MetaData()
+_GENERATION = sa.Table(
+    GENERATION_TABLE, _GEN_MD,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("n", sa.Integer, nullable=False),
+)
+_BUMP = f"UPDATE {GENERATION_TABLE} SET n = n + 1 WHERE id = 1"
+_READ = f"SELECT n FROM {GENERATION_TABLE} WHERE id = 1"
+_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|TRUNCATE)\b", re.I)
+_LOG_ONLY = re.compile(r"""\s*INSERT\s+INTO\s+[`"]?(auditlog|eventlog)\b""", re.I)
+_WROTE = "xcatpy_wrote"  # conn.info: this transaction changed data
+_WRITING = "xcatpy_writing"  # conn.info: inside Store.begin()
+
+
+def _note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    if _WRITE.match(statement) and not _LOG_ONLY.match(statement):
+        conn.info[_WROTE] = True
+
+
+class SharedCache:
+    """Values derived from the tables, kept while the generation stays the same.
+
+    Only the newest generation seen is kept; a request that read an older one
+    builds its own copy and shares nothing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation: int | None = None
+        self._items: dict[str, Any] = {}
+
+    def get(self, generation: int, key: str, build: Callable[[], _T]) -> _T:
+        with self._lock:
+            if self._generation is None or generation > self._generation:
+                self._generation, self._items = generation, {}
+            current = self._generation == generation
+            if current and key in self._items:
+                return self._items[key]  # type: ignore[no-any-return]
+        value = build()
+        if current:
+            with self._lock:
+                if self._generation == generation:
+                    value = self._items.setdefault(key, value)
+        return value
+
+
 class Store:
     """An open database: its engine and its tables."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.metadata, self.tables = metadata()
+        self.cache: SharedCache | None = None
+        self._generation_ready = False
+        sa.event.listen(engine, "before_cursor_execute", _note_write)
+        sa.event.listen(engine, "commit", self._on_commit)
+        sa.event.listen(engine, "rollback", _on_rollback)
 
     @property
     def dialect(self) -> str:
@@ -109,18 +171,79 @@ class Store:
         except KeyError:
             raise UnknownTableError(name) from None
 
-    def begin(self) -> Any:
+    @contextmanager
+    def begin(self) -> Iterator[Any]:
         """A connection in a transaction that commits on success, rolls back on error."""
-        return self.engine.begin()
+        self.ensure_generation()
+        with self.engine.begin() as conn:
+            conn.info[_WRITING] = True
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_WRITING, None)
 
     def connect(self) -> Any:
         return self.engine.connect()
 
     def create_tables(self) -> None:
         self.metadata.create_all(self.engine, checkfirst=True)
+        self.ensure_generation()
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    # -- the data generation and the daemon's shared cache -----------------
+    def ensure_generation(self) -> None:
+        """Create the generation row if the database has none (once per Store).
+
+        Outside any transaction: writers call it before they begin, so the
+        counter can be raised inside their own transaction.
+        """
+        if self._generation_ready:
+            return
+        try:
+            with self.engine.begin() as conn:
+                _GENERATION.create(conn, checkfirst=True)
+                if conn.execute(sa.text(_READ)).first() is None:
+                    conn.execute(_GENERATION.insert().values(id=1, n=1))
+        except sa.exc.DBAPIError:
+            # Raced with another process creating it; the row is there now.
+            with self.engine.connect() as conn:
+                if conn.execute(sa.text(_READ)).first() is None:
+                    raise
+        self._generation_ready = True
+
+    def _on_commit(self, conn: Any) -> None:
+        if conn.info.pop(_WROTE, False) and self._generation_ready:
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute(_BUMP)
+            finally:
+                cursor.close()
+
+    def generation(self, conn: Any) -> int | None:
+        """The data generation as ``conn`` sees it now."""
+        row = conn.exec_driver_sql(_READ).first()
+        return None if row is None else int(row[0])
+
+    def enable_cache(self) -> None:
+        """Share what requests derive from the tables between them (the daemon)."""
+        self.ensure_generation()
+        self.cache = SharedCache()
+
+    def shared_generation(self, conn: Any) -> int | None:
+        """The generation under which ``conn`` may share cached values, or None.
+
+        None without a cache, and inside a write transaction: its uncommitted
+        changes are its own.
+        """
+        if self.cache is None or conn.info.get(_WRITING):
+            return None
+        return self.generation(conn)
+
+
+def _on_rollback(conn: Any) -> None:
+    conn.info.pop(_WROTE, None)
 
 
 def engine_for(url: str) -> Engine:

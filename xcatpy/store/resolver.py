@@ -67,7 +67,7 @@ class StoreResolver:
         self._dynamic_busy: set[str] = set()
 
     def all_nodes(self) -> Collection[str]:
-        return self.view.node_index.keys()
+        return self.view.index.names
 
     @property
     def nodegroups(self) -> dict[str, dict[str, str | None]]:
