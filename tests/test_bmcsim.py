@@ -7,6 +7,8 @@ asserts the exact values they print.
 
 from __future__ import annotations
 
+import json
+import random
 import shutil
 import socket
 import subprocess
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bmcsim.bmc import BMC, BMCConfig
 from tests.bmcsim.farm import Farm, FarmError, start_farm
 from tests.bmcsim.server import parse_selection
 
@@ -108,6 +111,33 @@ def test_bad_option_fails_with_log(tmp_path: Path) -> None:
     with pytest.raises(FarmError, match="leaves 127.0.0.0/8"):
         with start_farm(3, first_address="127.255.255.254", port=40000, workdir=tmp_path):
             pass
+
+
+def test_random_and_mutated_packets_are_survived() -> None:
+    rng = random.Random(1)
+    bmc = BMC(0, BMCConfig())
+    auth_caps = bytes([0x20, 0x18, 0xC8, 0x81, 0x04, 0x38, 0x8E, 0x04, 0xB1])
+    open_req = (b"\x00\x04\x00\x00\xa4\xa3\xa2\xa0" + bytes([0, 0, 0, 8, 1, 0, 0, 0])
+                + bytes([1, 0, 0, 8, 1, 0, 0, 0]) + bytes([2, 0, 0, 8, 1, 0, 0, 0]))
+    seeds = [
+        b"\x06\x00\xff\x07\x00" + bytes(8) + bytes([len(auth_caps)]) + auth_caps,
+        b"\x06\x00\xff\x07\x06\x10" + bytes(8) + bytes([len(open_req), 0]) + open_req,
+        b"\x06\x00\xff\x06\x00\x00\x11\xbe\x80\x01\x00\x00",
+    ]
+    assert all(bmc.handle(seed, 0.0) is not None for seed in seeds)
+    bmc.sessions.clear()
+    answered = 0
+    for n in range(3000):
+        pkt = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(0, 4)):
+            pkt[rng.randrange(len(pkt))] = rng.randrange(256)
+        if n % 3 == 0:
+            pkt = pkt[:rng.randrange(len(pkt) + 1)]
+        if n % 7 == 0:
+            pkt = bytearray(b"\x06\x00\xff\x07" + rng.randbytes(rng.randint(0, 80)))
+        answered += bmc.handle(bytes(pkt), float(n)) is not None
+    assert answered > 100
+    assert len(bmc.sessions) <= BMCConfig().max_sessions
 
 
 def test_presence_ping_gets_pong(farm: Farm) -> None:
@@ -391,6 +421,12 @@ def test_ipmipower_on_many(tmp_path: Path) -> None:
         assert ipmipower(f, f.hosts, "--stat") == expect
         wrong = ipmipower(f, f.hosts[:3], "--stat", "-p", "nope")
         assert wrong == dict.fromkeys(addresses[:3], "password invalid")
+        workers = f.ready["workers"]
+        assert isinstance(workers, list) and len(workers) == 2
+    assert f.process.returncode == 0
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or \
+            Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
 
 @needs_ipmipower
@@ -430,6 +466,12 @@ def test_faults(tmp_path: Path) -> None:
         expect[f.bmc(1).address] = "connection timeout"
         expect[f.bmc(2).address] = "connection timeout"
         assert result == expect
+    stats = [json.loads(line.split(":", 1)[1]) for line in f.log().splitlines()
+             if line.startswith("bmcsim stats:")]
+    assert len(stats) == 1
+    assert stats[0]["ignored"] >= 2  # the dead BMC heard ipmitool and ipmipower
+    assert stats[0]["lost"] >= 10  # about a tenth of some 300 packets
+    assert stats[0]["errors"] == 0
 
 
 @needs_ipmitool

@@ -113,11 +113,23 @@ def endpoints_for(count: int, *, first_address: str | None, port: int | None,
     return [(address, first_port + i) for i in range(count)]
 
 
+@dataclass
+class Stats:
+    """Packet counters of one process, printed as a ``bmcsim stats:`` JSON line at exit."""
+
+    received: int = 0
+    ignored: int = 0
+    lost: int = 0
+    answered: int = 0
+    errors: int = 0
+
+
 class Endpoint(asyncio.DatagramProtocol):
     """The UDP face of one BMC, applying its faults."""
 
-    def __init__(self, bmc: BMC, spec: FarmSpec, rng: random.Random) -> None:
+    def __init__(self, bmc: BMC, spec: FarmSpec, rng: random.Random, stats: Stats) -> None:
         i = bmc.index
+        self.stats = stats
         self.bmc = bmc
         self.rng = rng
         self.dead = i in spec.faults.dead
@@ -131,7 +143,12 @@ class Endpoint(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self.dead or (self.loss and self.rng.random() < self.loss):
+        self.stats.received += 1
+        if self.dead:
+            self.stats.ignored += 1
+            return
+        if self.loss and self.rng.random() < self.loss:
+            self.stats.lost += 1
             return
         if self.garbage:
             junk = b"\x06\x00\xff\x07" + self.rng.randbytes(self.rng.randint(8, 64))
@@ -145,6 +162,7 @@ class Endpoint(asyncio.DatagramProtocol):
         try:
             reply = self.bmc.handle(data)
         except Exception as exc:  # a malformed packet must not stop the farm
+            self.stats.errors += 1
             print(f"bmc {self.bmc.index}: {type(exc).__name__}: {exc}", file=sys.stderr)
             return
         if reply is not None:
@@ -152,6 +170,7 @@ class Endpoint(asyncio.DatagramProtocol):
 
     def _send(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.transport is not None:
+            self.stats.answered += 1
             self.transport.sendto(data, addr)
 
     def error_received(self, exc: Exception) -> None:
@@ -184,13 +203,14 @@ async def _serve(spec: FarmSpec, indexes: list[int], on_ready: Callable[[str | N
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     transports: list[asyncio.BaseTransport] = []
+    stats = Stats()
     try:
         for i in indexes:
             bmc = BMC(i, BMCConfig(**{**spec.config.__dict__, "flip": i in spec.faults.flip}))
             rng = random.Random(spec.seed * 1_000_003 + i)
             sock = _bind(spec.endpoints[i], spec.rcvbuf)
             transport, _ = await loop.create_datagram_endpoint(
-                lambda b=bmc, r=rng: Endpoint(b, spec, r), sock=sock)
+                lambda b=bmc, r=rng: Endpoint(b, spec, r, stats), sock=sock)
             transports.append(transport)
         on_ready(None)
         if watch_stdin:
@@ -201,6 +221,8 @@ async def _serve(spec: FarmSpec, indexes: list[int], on_ready: Callable[[str | N
     finally:
         for t in transports:
             t.close()
+        if transports:
+            print(f"bmcsim stats: {json.dumps(stats.__dict__)}", file=sys.stderr, flush=True)
 
 
 def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
@@ -243,11 +265,12 @@ def _shard_main(spec: FarmSpec, indexes: list[int], conn: multiprocessing.connec
         sys.exit(EXIT_ADDRESS_IN_USE if exc.errno == 98 else EXIT_START_FAILED)
 
 
-def write_ready(path: Path | None, spec: FarmSpec, started: float, processes: int) -> None:
-    """Write the ready file atomically."""
+def write_ready(path: Path | None, spec: FarmSpec, started: float,
+                workers: list[int]) -> None:
+    """Write the ready file atomically (JSON: pid, workers, count, start_seconds, hosts)."""
     if path is None:
         return
-    info = {"pid": os.getpid(), "count": len(spec.endpoints), "processes": processes,
+    info = {"pid": os.getpid(), "workers": workers, "count": len(spec.endpoints),
             "start_seconds": round(time.monotonic() - started, 3),
             "hosts": [f"{a}:{p}" for a, p in spec.endpoints]}
     tmp = path.with_name(path.name + ".tmp")
@@ -264,7 +287,7 @@ def run(spec: FarmSpec, processes: int, ready_file: Path | None, watch_stdin: bo
     if processes == 1:
         try:
             asyncio.run(_serve(spec, list(range(count)),
-                               lambda _e: write_ready(ready_file, spec, started, 1), watch_stdin))
+                               lambda _e: write_ready(ready_file, spec, started, []), watch_stdin))
         except OSError as exc:
             print(f"bmcsim: cannot bind: {exc}", file=sys.stderr)
             return EXIT_ADDRESS_IN_USE if exc.errno == 98 else EXIT_START_FAILED
@@ -312,7 +335,7 @@ def _supervise(spec: FarmSpec, processes: int, ready_file: Path | None, watch_st
                 elif not children[k].is_alive():
                     print(f"bmcsim: worker {k} exited with {children[k].exitcode}", file=sys.stderr)
                     return EXIT_START_FAILED
-        write_ready(ready_file, spec, started, processes)
+        write_ready(ready_file, spec, started, [c.pid for c in children if c.pid])
         end = time.monotonic() + spec.lifetime if spec.lifetime else float("inf")
         stdin_fd = sys.stdin.fileno() if watch_stdin else None
         while not stopping and time.monotonic() < end:
