@@ -11,6 +11,7 @@ import json
 import random
 import shutil
 import socket
+import struct
 import subprocess
 import time
 import uuid
@@ -34,7 +35,7 @@ needs_ipmipower = pytest.mark.skipif(IPMIPOWER is None,
 #: Delays of the simulated soft off and power cycle in the shared farm.
 DELAY = 1.0
 FLIP = 7
-SLOW, SLOW_DELAY = 8, 0.2
+SLOW, SLOW_DELAY = 8, 0.1
 
 
 def ipmitool(farm: Farm, index: int, *args: str, cipher: int | None = None,
@@ -138,6 +139,46 @@ def test_random_and_mutated_packets_are_survived() -> None:
         answered += bmc.handle(bytes(pkt), float(n)) is not None
     assert answered > 100
     assert len(bmc.sessions) <= BMCConfig().max_sessions
+
+
+def _rmcpp(payload_type: int, payload: bytes) -> bytes:
+    return (b"\x06\x00\xff\x07\x06" + bytes([payload_type]) + bytes(8)
+            + struct.pack("<H", len(payload)) + payload)
+
+
+def test_rakp_status_codes() -> None:
+    """Unknown user -> 0x0D, wrong RAKP3 code -> 0x0F, too many sessions -> 0x01."""
+    bmc = BMC(0, BMCConfig(max_sessions=2))
+    open_req = (b"\x07\x04\x00\x00\x11\x22\x33\x44" + bytes([0, 0, 0, 8, 3, 0, 0, 0])
+                + bytes([1, 0, 0, 8, 4, 0, 0, 0]) + bytes([2, 0, 0, 8, 1, 0, 0, 0]))
+
+    def open_session() -> bytes:
+        rsp = bmc.handle(_rmcpp(0x10, open_req), 0.0)
+        assert rsp is not None and rsp[5] == 0x11
+        return rsp[16:]
+
+    def rakp1(sid: bytes, name: bytes) -> bytes:
+        rsp = bmc.handle(_rmcpp(0x12, b"\x08\x00\x00\x00" + sid + bytes(range(16))
+                                + bytes([0x14, 0, 0, len(name)]) + name), 0.0)
+        assert rsp is not None and rsp[5] == 0x13
+        return rsp[16:]
+
+    first = open_session()
+    assert first[:4] == bytes([7, 0, 4, 0])
+    assert first[4:8] == b"\x11\x22\x33\x44"
+    assert (first[16], first[24], first[32]) == (3, 4, 1)  # cipher suite 17
+    assert rakp1(first[8:12], b"nobody")[:2] == bytes([8, 0x0D])
+    second = open_session()
+    third = open_session()
+    assert second[1] == third[1] == 0
+    assert open_session()[1] == 0x01
+    rakp2 = rakp1(second[8:12], b"admin")
+    assert rakp2[:2] == bytes([8, 0x00])
+    bad = bmc.handle(_rmcpp(0x14, b"\x09\x00\x00\x00" + second[8:12] + bytes(32)), 0.0)
+    assert bad is not None and bad[5] == 0x15
+    assert bad[16:18] == bytes([9, 0x0F])
+    assert len(bmc.sessions) == 1
+    assert open_session()[1] == 0
 
 
 def test_presence_ping_gets_pong(farm: Farm) -> None:
