@@ -75,7 +75,7 @@ def test_the_cache_keeps_only_the_newest_generation() -> None:
     assert built == ["a", "c", "d"]
 
 
-def test_a_write_transaction_never_reads_from_the_cache(mn) -> None:  # type: ignore[no-untyped-def]
+def test_a_transaction_that_wrote_never_reads_from_the_cache(mn) -> None:  # type: ignore[no-untyped-def]
     from xcatpy.store.attrs import NodeView
 
     mn.ok("nodeadd", "n1", "groups=all")
@@ -85,8 +85,12 @@ def test_a_write_transaction_never_reads_from_the_cache(mn) -> None:  # type: ig
         with store.connect() as conn:
             assert list(NodeView(store, conn).node_index) == ["n1"]
         with store.begin() as conn:
+            view = NodeView(store, conn)
+            assert list(view.node_index) == ["n1"]  # nothing written yet: from the cache
             conn.execute(store.table("nodelist").insert().values(node="n2", groups="all"))
-            # its own uncommitted node is visible to it, and only to it
+            conn.execute(store.table("site").insert().values(key="domain2", value="d.test"))
+            # its own uncommitted rows are visible to it, and only to it
+            assert view.site.get("domain2") == "d.test"
             assert sorted(NodeView(store, conn).node_index) == ["n1", "n2"]
             with store.connect() as other:
                 assert list(NodeView(store, other).node_index) == ["n1"]

@@ -177,14 +177,17 @@ class NodeView:
     def shared(self, key: str, build: Callable[[], _T]) -> _T:
         """``build()``, or the daemon's copy of it for the current generation.
 
-        Only for data read outside a write transaction: a transaction's own
-        changes are not committed yet and must not be shared.
+        Never once this view's transaction has written: its changes are not
+        committed yet and must be neither shared nor hidden by the cache.
         """
-        if self._generation is _UNKNOWN:
-            self._generation = self.store.shared_generation(self.conn)
-        if self._generation is None or self.store.cache is None:
+        cache = self.store.cache
+        if cache is None or not self.store.may_share(self.conn):
             return build()
-        return self.store.cache.get(self._generation, key, build)  # type: ignore[arg-type]
+        if self._generation is _UNKNOWN:
+            self._generation = self.store.generation(self.conn)
+        if self._generation is None:
+            return build()
+        return cache.get(self._generation, key, build)  # type: ignore[arg-type]
 
     # -- nodelist ---------------------------------------------------------
     @property

@@ -114,7 +114,6 @@ _READ = f"SELECT n FROM {GENERATION_TABLE} WHERE id = 1"
 _WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|TRUNCATE)\b", re.I)
 _LOG_ONLY = re.compile(r"""\s*INSERT\s+INTO\s+[`"]?(auditlog|eventlog)\b""", re.I)
 _WROTE = "xcatpy_wrote"  # conn.info: this transaction changed data
-_WRITING = "xcatpy_writing"  # conn.info: inside Store.begin()
 
 
 def _note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -176,11 +175,7 @@ class Store:
         """A connection in a transaction that commits on success, rolls back on error."""
         self.ensure_generation()
         with self.engine.begin() as conn:
-            conn.info[_WRITING] = True
-            try:
-                yield conn
-            finally:
-                conn.info.pop(_WRITING, None)
+            yield conn
 
     def connect(self) -> Any:
         return self.engine.connect()
@@ -231,15 +226,14 @@ class Store:
         self.ensure_generation()
         self.cache = SharedCache()
 
-    def shared_generation(self, conn: Any) -> int | None:
-        """The generation under which ``conn`` may share cached values, or None.
+    def may_share(self, conn: Any) -> bool:
+        """Whether what ``conn`` reads may come from (and go to) the cache.
 
-        None without a cache, and inside a write transaction: its uncommitted
-        changes are its own.
+        Not without a cache, nor once ``conn``'s transaction has written: its
+        uncommitted changes are its own.  Before that it reads what is
+        committed, as any reader does.
         """
-        if self.cache is None or conn.info.get(_WRITING):
-            return None
-        return self.generation(conn)
+        return self.cache is not None and not conn.info.get(_WROTE)
 
 
 def _on_rollback(conn: Any) -> None:

@@ -30,7 +30,7 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -274,7 +274,10 @@ class Catalog:
 
     def exists(self, type_name: str) -> set[str]:
         if type_name not in self._exists:
-            self._exists[type_name] = set(self.names(type_name))
+            if type_name in self._names:
+                self._exists[type_name] = set(self._names[type_name])
+            else:  # no need to sort them for this
+                self._exists[type_name] = set(self._list(type_name))
         return self._exists[type_name]
 
     def read_all(self, type_name: str) -> dict[str, dict[str, str]]:
@@ -545,6 +548,16 @@ def merge_value(
     return given
 
 
+@cache
+def _key_layout(lookup: Lookup) -> tuple[tuple[str, ...], tuple[str, ...], int]:
+    """The key columns of a lookup's rows (sorted), their fixed values, and
+    where the object name goes among them."""
+    key = lookup.key(_MARK)
+    cols = tuple(sorted(key))
+    at = cols.index(lookup.name_col) if key[lookup.name_col] == _MARK else -1
+    return cols, tuple(key[c] for c in cols), at
+
+
 class RowWrites:
     """Row changes of one command, merged per row, flushed table by table."""
 
@@ -553,11 +566,11 @@ class RowWrites:
         self._rows = {}
 
     def set(self, lookup: Lookup, name: str, column: str, value: str | None) -> None:
-        key = lookup.key(name)
-        cols = tuple(sorted(key))
-        row = self._rows.setdefault((lookup.table, cols), {}).setdefault(
-            tuple(key[c] for c in cols), {}
-        )
+        cols, fixed, at = _key_layout(lookup)
+        key = list(fixed)
+        if at >= 0:
+            key[at] = name
+        row = self._rows.setdefault((lookup.table, cols), {}).setdefault(tuple(key), {})
         if value == "":
             value = None
         if value is None and column in get_table(lookup.table).keys:
@@ -578,11 +591,7 @@ class RowWrites:
 def _flush(conn: Any, store: Any, table: str, cols: tuple[str, ...],
            rows: dict[tuple[str, ...], dict[str, str | None]]) -> None:
     """Write one table's merged changes, finding rows by the lookup's columns."""
-    rowops.upsert(
-        conn, store, table,
-        [(dict(zip(cols, key, strict=True)), values) for key, values in rows.items()],
-        key_columns=cols, skip_empty_inserts=True,
-    )
+    rowops.upsert_keyed(conn, store, table, cols, rows, skip_empty_inserts=True)
 
 
 def _flush_site(conn: Any, store: Any, rows: dict[tuple[str, ...], dict[str, str | None]]) -> None:
@@ -625,12 +634,11 @@ def plan_writes(
             res.written[attr] = val
         return res
     plan = plan_for(type_name)
-    key_attr = plan.otype.key_attr
-    wanted = {a for a in given if a not in ("objtype", key_attr)}
+    wanted, steps = _write_steps(type_name, frozenset(given))
     missing: dict[str, str] = {}
     failed: dict[str, list[str]] = defaultdict(list)
     done: set[str] = set()
-    steps = sorted((st for a in wanted for st in plan.by_attr.get(a, ())), key=_index)
+    replace = mode == "replace"
     for st in steps:
         attr = st.spec.attr
         if st.cond is not None:
@@ -642,13 +650,17 @@ def plan_writes(
             if not st.holds(cval):
                 failed[attr].append(f"{cattr}={st.cond[1]}")
                 continue
-        val = merge_value(mode, current.get(attr), given[attr], delim, attr, name, res.warnings)
+        if replace:
+            val: str | None = given[attr]
+        else:
+            val = merge_value(mode, current.get(attr), given[attr], delim, attr, name,
+                              res.warnings)
         done.add(attr)
         if mode == "minus" and val is None:
             continue
         writes.set(st.lookup, name, st.spec.column, val)
         res.written[attr] = val
-    for attr in sorted(wanted - done):
+    for attr in (sorted(wanted - done) if len(done) < len(wanted) else ()):
         if attr in failed:
             conds = " or ".join(f"'{c}'" for c in dict.fromkeys(failed[attr]))
             res.errors.append(f"Cannot set the attr='{attr}' attribute unless {conds}.")
@@ -666,6 +678,16 @@ def plan_writes(
             writes.set(Lookup("monsetting", "name", (("key", attr),)), name, "value", val)
             res.written[attr] = val
     return res
+
+
+@lru_cache(maxsize=256)
+def _write_steps(type_name: str, given: frozenset[str]) -> tuple[frozenset[str], tuple[Step, ...]]:
+    """The attributes to write and every mapping of them, in defspec order
+    (the same for every object given the same attribute names)."""
+    plan = plan_for(type_name)
+    wanted = frozenset(a for a in given if a not in ("objtype", plan.otype.key_attr))
+    steps = sorted((st for a in wanted for st in plan.by_attr.get(a, ())), key=_index)
+    return wanted, tuple(steps)
 
 
 def _lookups_to_clear(type_name: str, everything: bool = True) -> list[Lookup]:

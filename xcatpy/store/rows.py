@@ -18,11 +18,13 @@ import sqlalchemy as sa
 from xcatpy.errors import StoreError, UnknownColumnError
 from xcatpy.store.db import Store
 from xcatpy.store.schema import AUTOINCREMENT_TABLES, get_table
-from xcatpy.store.validate import check_rows
+from xcatpy.store.validate import VALIDATORS, check_rows
 
 Row = dict[str, str | None]
 Key = tuple[str, ...]
 _BATCH = 500
+_SCAN_AFTER = 2 * _BATCH  # keys past which existing_keys scans the key columns
+_SAME_VALUES = 16  # rows given the same values past which one UPDATE ... IN serves them
 
 
 def _chunks(seq: Sequence[Any], size: int = _BATCH) -> Iterable[Sequence[Any]]:
@@ -90,9 +92,11 @@ def existing_keys(
     found: set[Key] = set()
     firsts = sorted({k[0] for k in wanted})
     kcols = [t.c[k] for k in cols]
-    for chunk in _chunks(firsts):
-        stmt = sa.select(*kcols).where(kcols[0].in_(chunk))
-        for rec in conn.execute(stmt):
+    # Past a few batches one scan of the key columns beats many IN lists.
+    queries = ([sa.select(*kcols)] if len(firsts) > _SCAN_AFTER
+               else [sa.select(*kcols).where(kcols[0].in_(chunk)) for chunk in _chunks(firsts)])
+    for stmt in queries:
+        for rec in conn.execute(stmt).fetchall():
             k = tuple("" if v is None else str(v) for v in rec)
             if k in wanted:
                 found.add(k)
@@ -121,32 +125,78 @@ def upsert(
     if not changes:
         return (0, 0)
     check_rows(table, ({**keyvals, **values} for keyvals, values in changes))
+    known = frozenset(spec.columns)
+    need_key = table not in AUTOINCREMENT_TABLES
     for keyvals, values in changes:
-        check_columns(table, keyvals)
-        check_columns(table, values)
-        if table not in AUTOINCREMENT_TABLES and not keyvals.get(kcols[0]):
+        if not known.issuperset(keyvals):
+            check_columns(table, keyvals)
+        if not known.issuperset(values):
+            check_columns(table, values)
+        if need_key and not keyvals.get(kcols[0]):
             raise StoreError(f"{table}: a value for key column {kcols[0]} is required")
     # Merge repeated keys so the last write for a column wins, like sequential writes.
     merged: dict[Key, dict[str, Any]] = {}
     for keyvals, values in changes:
         k = tuple("" if keyvals.get(c) is None else str(keyvals[c]) for c in kcols)
-        merged.setdefault(k, {}).update({c: _norm(v) for c, v in values.items()})
+        merged.setdefault(k, {}).update(
+            {c: v if v is None or v.__class__ is str else str(v) for c, v in values.items()}
+        )
+    return _write_merged(conn, store, table, kcols, merged, skip_empty_inserts)
+
+
+def upsert_keyed(
+    conn: Any,
+    store: Store,
+    table: str,
+    key_columns: Sequence[str],
+    rows: Mapping[Key, Mapping[str, str | None]],
+    *,
+    skip_empty_inserts: bool = False,
+) -> tuple[int, int]:
+    """:func:`upsert` for changes already merged by key: ``rows`` maps a tuple
+    of the ``key_columns``' values (text, '' for none) to the column values."""
+    if not rows:
+        return (0, 0)
+    kcols = tuple(key_columns)
+    spec = get_table(table)
+    if table in VALIDATORS:
+        check_rows(table, ({**dict(zip(kcols, k, strict=True)), **v} for k, v in rows.items()))
+    check_columns(table, kcols)
+    known = frozenset(spec.columns)
+    for k, values in rows.items():
+        if not known.issuperset(values):
+            check_columns(table, values)
+        if table not in AUTOINCREMENT_TABLES and not k[0]:
+            raise StoreError(f"{table}: a value for key column {kcols[0]} is required")
+    return _write_merged(conn, store, table, kcols, rows, skip_empty_inserts)
+
+
+def _write_merged(conn: Any, store: Store, table: str, kcols: tuple[str, ...],
+                  merged: Mapping[Key, Mapping[str, Any]],
+                  skip_empty_inserts: bool) -> tuple[int, int]:
     have = existing_keys(conn, store, table, merged.keys(), kcols)
     t = store.table(table)
     inserts: list[dict[str, Any]] = []
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    kparams = tuple(f"k_{c}" for c in kcols)
     for k, values in merged.items():
-        keyrow = dict(zip(kcols, k, strict=True))
         if k in have:
             if values:
-                cols = tuple(sorted(values))
-                updates[cols].append({**{f"k_{c}": v for c, v in keyrow.items()}, **values})
-        elif not skip_empty_inserts or any(
+                param = dict(zip(kparams, k, strict=True))
+                param.update(values)
+                updates[tuple(sorted(values))].append(param)
+            continue
+        keyrow = dict(zip(kcols, k, strict=True))
+        if not skip_empty_inserts or any(
             v not in (None, "") for c, v in values.items() if c not in keyrow
         ):
             inserts.append({**keyrow, **values})
     insert_rows(conn, store, table, inserts)
     for cols, params in updates.items():
+        if len(kcols) == 1:
+            params = _update_alike(conn, t, kcols[0], cols, params)
+        if not params:
+            continue
         stmt = (
             t.update()
             .where(sa.and_(*(t.c[k] == sa.bindparam(f"k_{k}") for k in kcols)))
@@ -154,6 +204,28 @@ def upsert(
         )
         conn.execute(stmt, params)
     return (len(inserts), sum(len(p) for p in updates.values()))
+
+
+def _update_alike(conn: Any, t: sa.Table, kcol: str, cols: tuple[str, ...],
+                  params: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Update the rows that get the same values with ``UPDATE ... WHERE key IN``
+    (chdef on a group sets one value on thousands of rows); return the others,
+    for a per-row executemany."""
+    if len(params) < _SAME_VALUES:
+        return params
+    alike: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for p in params:
+        alike[tuple(p[c] for c in cols)].append(p)
+    rest: list[dict[str, Any]] = []
+    for values, group in alike.items():
+        if len(group) < _SAME_VALUES:
+            rest.extend(group)
+            continue
+        keys = [p[f"k_{kcol}"] for p in group]
+        stmt = t.update().values(dict(zip(cols, values, strict=True)))
+        for chunk in _chunks(keys):
+            conn.execute(stmt.where(t.c[kcol].in_(chunk)))
+    return rest
 
 
 def update_where(conn: Any, store: Store, table: str, where: Any,

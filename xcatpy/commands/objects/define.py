@@ -197,7 +197,7 @@ def _prepare(run: _Run, t: str, name: str, attrs: dict[str, str], now: Mapping[s
         return None
     if t == "node" and not _node_ok(run, name, attrs, is_new):
         return None
-    if t == "node" and re.search(r"[A-Z]", name) and is_new:
+    if t == "node" and is_new and re.search(r"[A-Z]", name):
         capitals.append(name)
     if run.command == "chdef" and opts.m and not exists:
         run.errors.append(f"The '-m' option is not valid since the '{name}' definition "
