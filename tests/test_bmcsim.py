@@ -103,6 +103,9 @@ def test_farm_exposes_hosts_and_stops(tmp_path: Path) -> None:
         assert ports == [ports[0], ports[0] + 1, ports[0] + 2]
         assert f.hosts == [f"127.0.0.1:{p}" for p in ports]
         assert f.ready["count"] == 3
+        if IPMITOOL:
+            guid = uuid.uuid5(uuid.NAMESPACE_DNS, "bmc2.bmcsim.invalid")
+            assert f"System GUID   : {guid}" in ipmitool(f, 2, "mc", "guid").stdout
         proc = f.process
         assert proc.poll() is None
     assert proc.poll() == 0

@@ -54,10 +54,6 @@ CC_INVALID_FIELD = 0xCC
 CC_NOT_IN_STATE = 0xD5
 CC_PRIVILEGE = 0xD4
 
-BOOT_DEVICES = {"none": 0x0, "pxe": 0x1, "disk": 0x2, "safe": 0x3, "diag": 0x4,
-                "cdrom": 0x5, "bios": 0x6, "floppy": 0xF}
-
-
 @dataclass
 class BMCConfig:
     """Settings shared by every BMC of a farm."""

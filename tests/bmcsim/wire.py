@@ -6,7 +6,6 @@ ASF 2.0 presence ping.  Functions are pure: they take and return bytes.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import struct
@@ -176,13 +175,3 @@ def session_packet(console_sid: int, seq: int, msg: bytes, *, k1: bytes, k2: byt
         pkt += b"\xff" * pad + bytes([pad, 0x07])
         pkt += hmac.digest(k1, pkt, hash_name)[:code_len]
     return RMCP_IPMI + pkt
-
-
-def sha_name(alg: int) -> str:
-    """Hash name of an authentication algorithm (kept for callers' readability)."""
-    return AUTH_HASH[alg]
-
-
-def digest_size(hash_name: str) -> int:
-    """Output size in bytes of a hash."""
-    return hashlib.new(hash_name).digest_size
