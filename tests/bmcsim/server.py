@@ -91,8 +91,9 @@ def endpoints_for(count: int, *, first_address: str | None, port: int | None,
     """
     loopback = ipaddress.ip_network("127.0.0.0/8")
     if first_address is not None:
-        if port is None or address is not None or first_port is not None:
+        if address is not None or first_port is not None:
             raise ValueError("--first-address goes with --port only")
+        port = 623 if port is None else port
         out: list[tuple[str, int]] = []
         ip = ipaddress.ip_address(first_address)
         limit = count * 2 + 4
@@ -222,7 +223,7 @@ async def _serve(spec: FarmSpec, indexes: list[int], on_ready: Callable[[str | N
         for t in transports:
             t.close()
         if transports:
-            print(f"bmcsim stats: {json.dumps(stats.__dict__)}", file=sys.stderr, flush=True)
+            os.write(2, f"bmcsim stats: {json.dumps(stats.__dict__)}\n".encode())
 
 
 def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
@@ -369,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve N simulated IPMI 2.0 BMCs over UDP on 127.0.0.0/8.")
     p.add_argument("--count", type=int, default=1, help="number of BMCs (default 1)")
     p.add_argument("--first-address", help="one address per BMC, counting up from this one")
-    p.add_argument("--port", type=int, help="UDP port of every BMC with --first-address")
+    p.add_argument("--port", type=int, help="UDP port of every BMC with --first-address (default 623)")
     p.add_argument("--address", help="one address for all BMCs, with --first-port")
     p.add_argument("--first-port", type=int, help="UDP port of BMC 0; BMC i uses first-port + i")
     p.add_argument("--user", default="admin")
