@@ -10,6 +10,9 @@ Usage::
         bmc = farm.bmc(3)   # SimBMC(index=3, address="127.31.7.4", port=27123)
         bmc.host            # "127.31.7.4:27123" (freeipmi -h syntax)
         farm.ipmitool(3)    # ["-I", "lanplus", "-H", ..., "-p", ..., "-U", ..., "-P", ...]
+        farm.ready          # the ready file: pid, workers, count, start_seconds, hosts
+        farm.log()          # the farm's output; each process ends it with a
+                            # "bmcsim stats: {received, ignored, lost, answered, errors}" line
 
 :func:`start_farm` runs ``python -m tests.bmcsim`` as a subprocess, waits for
 its ready file (every socket bound), yields a :class:`Farm` and always stops
