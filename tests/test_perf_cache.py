@@ -130,3 +130,18 @@ def test_xcatd_sees_writes_made_by_another_process(mn, daemon) -> None:  # type:
     r = daemon.run("nodels")
     assert r.code != 0
     assert "Permission denied" in r.err
+
+
+def test_a_column_filled_by_another_process_is_read_by_the_next_scan(mn, daemon) -> None:  # type: ignore[no-untyped-def]
+    # past 900 names a read scans the table, and the daemon remembers which
+    # columns hold data: a column filled since must not be skipped
+    mn.ok("nodeadd", "n[1-950]", "groups=compute,all")
+    before = daemon.run("lsdef", "-t", "node", "-i", "cons,serialport", "-c")
+    assert before.code == 0
+    assert "n950: cons=\n" in before.out
+    mn.ok("chdef", "-t", "group", "compute", "cons=ipmi")  # the group row, in-process
+    mn.ok("nodech", "n950", "nodehm.serialport=0")
+    after = daemon.run("lsdef", "-t", "node", "-i", "cons,serialport", "-c")
+    assert "n1: cons=ipmi\n" in after.out
+    assert "n950: cons=ipmi\nn950: serialport=0\n" in after.out
+    assert daemon.run("nodels", "n950", "nodehm.serialport").out == "n950: 0\n"

@@ -28,11 +28,14 @@ import sqlalchemy as sa
 from xcatpy.errors import RegexValueError, StoreError
 from xcatpy.store.db import Store
 from xcatpy.store.regexval import evaluate, is_regex_value
-from xcatpy.store.schema import get_table
+from xcatpy.store.schema import TABLES, get_table
 
 NEXTRECORD = "+=NEXTRECORD"
 # Past this many keys a full table scan beats a long IN list.
 _IN_LIMIT = 900
+# Without the daemon's cache a scan first asks which columns hold data only
+# when it wants this many: the question costs about a scan of its own.
+_PROBE_FROM = 4
 
 Attr = tuple[str, str]  # (table, column)
 _T = TypeVar("_T")
@@ -173,6 +176,7 @@ class NodeView:
         self._ni: NodeIndex | None = None
         self._site: dict[str, str] | None = None
         self._generation: object = _UNKNOWN
+        self._filled: dict[str, frozenset[str]] = {}
 
     def shared(self, key: str, build: Callable[[], _T]) -> _T:
         """``build()``, or the daemon's copy of it for the current generation.
@@ -308,6 +312,8 @@ class NodeView:
                 if len(needed) > _IN_LIMIT:
                     needed = None
                     break
+        if needed is None and self._may_probe(sum(map(len, wanted.values()))):
+            self.probe_filled([t for t in wanted if t in TABLES])
         for table, columns in wanted.items():
             spec = get_table(table)
             for c in columns:
@@ -359,11 +365,21 @@ class NodeView:
         keycol = spec.keys[0]
         cols = [c for c in dict.fromkeys(columns) if c != keycol]
         has_disable = "disable" in spec.columns
-        stmt = sa.select(t.c[keycol], *(t.c[c] for c in cols),
+        scan = keys is None or len(keys) > _IN_LIMIT
+        read = cols
+        if scan and self._may_probe(len(cols)):
+            # A scan reads only the columns some row fills: empty cells cost
+            # as much to fetch as full ones, and most columns are empty.
+            filled = self.filled_columns(table)
+            read = [c for c in cols if c in filled]
+            has_disable = has_disable and "disable" in filled
+            if not read and keycol not in columns:
+                return {c: {} for c in cols}
+        stmt = sa.select(t.c[keycol], *(t.c[c] for c in read),
                          *([t.c.disable] if has_disable else []))
         wanted = keys
-        if wanted is not None and len(wanted) <= _IN_LIMIT:
-            stmt = stmt.where(t.c[keycol].in_(sorted(wanted)))
+        if not scan:
+            stmt = stmt.where(t.c[keycol].in_(sorted(wanted)))  # type: ignore[arg-type]
             wanted = None
         # fetchall() hands the rows over in one call instead of one fetch per row.
         recs = self.conn.execute(stmt).fetchall()
@@ -373,24 +389,71 @@ class NodeView:
                 recs = [r for r in recs if r[-1] is None or str(r[-1]) in enabled_values]
         if wanted is not None:
             recs = [r for r in recs if r[0] in wanted]
-        out: dict[str, dict[str, str]] = {}
+        out: dict[str, dict[str, str]] = {c: {} for c in cols}
         if not recs:
-            return {c: {} for c in cols} | ({keycol: {}} if keycol in columns else {})
+            return out | ({keycol: {}} if keycol in columns else {})
         keys_seq = [r[0] for r in recs]
         unique = len(set(keys_seq)) == len(keys_seq)
         if not unique:
             # The first enabled row of a key wins: read the rows backwards.
             recs = recs[::-1]
             keys_seq = keys_seq[::-1]
-        for i, c in enumerate(cols, 1):
+        for i, c in enumerate(read, 1):
             vals = [r[i] for r in recs]
             if not any(vals):
-                out[c] = {}
                 continue
             # Every column is text: values come back as str (or None).
             out[c] = {k: v for k, v in zip(keys_seq, vals, strict=True) if v}
         if keycol in columns:
             out[keycol] = {k: k for k in keys_seq}
+        return out
+
+    def _may_probe(self, columns: int) -> bool:
+        """Whether a scan for ``columns`` columns should read only the filled ones.
+
+        Never after this view's transaction has written (a column it filled
+        would be missed); otherwise when the daemon keeps the answer, or when
+        enough columns are wanted to pay for asking.
+        """
+        if self.store.has_written(self.conn):
+            return False
+        return self.store.cache is not None or columns >= _PROBE_FROM
+
+    def filled_columns(self, table: str) -> frozenset[str]:
+        """The columns of ``table`` that hold a value (not NULL, not '') in some row.
+
+        Counted inside the database (see :meth:`probe_filled`); the daemon
+        keeps the answer until the next write.
+        """
+        if table not in self._filled:
+            self.probe_filled([table])
+        return self._filled[table]
+
+    def probe_filled(self, tables: Sequence[str]) -> None:
+        """Learn :meth:`filled_columns` of several tables with one statement."""
+        todo = sorted({t for t in tables if t not in self._filled})
+        if todo:
+            self._filled.update(self.shared("filled:" + ",".join(todo),
+                                            lambda: self._count_filled(todo)))
+
+    def _count_filled(self, tables: list[str]) -> dict[str, frozenset[str]]:
+        width = max(len(get_table(t).columns) for t in tables)
+        selects = []
+        for i, table in enumerate(tables):
+            t = self.store.table(table)
+            counts = [
+                sa.func.count(t.c[c]) if isinstance(t.c[c].type, sa.Integer)
+                else sa.func.count(sa.func.nullif(t.c[c], ""))
+                for c in get_table(table).columns
+            ]
+            pad = [sa.literal(0) for _ in range(width - len(counts))]
+            selects.append(sa.select(sa.literal(i), *counts, *pad))
+        stmt = selects[0] if len(selects) == 1 else sa.union_all(*selects)
+        out: dict[str, frozenset[str]] = {}
+        for rec in self.conn.execute(stmt).fetchall():
+            table = tables[int(rec[0])]
+            cols = get_table(table).columns
+            out[table] = frozenset(c for c, n in zip(cols, rec[1:], strict=False) if n)
         return out
 
     def _resolve_table(

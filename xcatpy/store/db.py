@@ -226,6 +226,11 @@ class Store:
         self.ensure_generation()
         self.cache = SharedCache()
 
+    @staticmethod
+    def has_written(conn: Any) -> bool:
+        """Whether ``conn``'s current transaction has changed data."""
+        return bool(conn.info.get(_WROTE))
+
     def may_share(self, conn: Any) -> bool:
         """Whether what ``conn`` reads may come from (and go to) the cache.
 
