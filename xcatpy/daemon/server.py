@@ -364,6 +364,19 @@ def _quiet_exceptions(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) 
     loop.default_exception_handler(context)
 
 
+def _tune_gc() -> None:
+    """Collect cycles less often: a large answer allocates millions of objects
+    (row tuples, dicts, lines), none of them cyclic, and with the default
+    thresholds the collector ran through the whole heap many times per
+    request (about 15 % of lsdef -l on 20,000 nodes).  What start-up loaded
+    (modules, the schema, certificates) is frozen out of the collections."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def run(paths: Paths, *, listen: str | None, port: int | None, workers: int,
         on_ready: Callable[[str, int], None] | None = None) -> None:
     """Run the daemon until SIGTERM or SIGINT."""
@@ -371,6 +384,7 @@ def run(paths: Paths, *, listen: str | None, port: int | None, workers: int,
 
     async def main() -> None:
         daemon = Daemon(paths, listen=listen, port=port, workers=workers)
+        _tune_gc()
         try:
             host, bound = await daemon.start()
             loop = asyncio.get_running_loop()

@@ -409,7 +409,7 @@ class Catalog:
         for st in steps:
             if st.spec.column not in wanted[st.spec.table]:
                 wanted[st.spec.table].append(st.spec.column)
-        res = self.view.attributes(list(names), wanted)
+        res = self.view.attributes(list(names), wanted, ordered=False)
         for node, msgs in res.errors.items():
             out.errors.extend(f"{node}: {m}" for m in msgs)
         for st in steps:
