@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from xml.etree.ElementTree import Element, SubElement, tostring
+from xml.etree.ElementTree import Element, ParseError, SubElement, fromstring, tostring
 
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
@@ -27,6 +27,10 @@ _BAD_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 class WireError(XcatError):
     """A request document that cannot be accepted."""
+
+
+# Text that needs neither escaping nor cleaning (&, <, >, CR and the characters above).
+_PLAIN = re.compile("[^&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*").fullmatch
 
 
 def _clean(text: str) -> str:
@@ -130,6 +134,8 @@ def encode_request(req: Request) -> bytes:
 
 def _esc(text: str) -> str:
     """Text content escaped for XML, with characters XML cannot carry replaced."""
+    if _PLAIN(text):  # nearly always: one scan, no copy
+        return text
     text = _clean(text)
     if "&" in text:
         text = text.replace("&", "&amp;")
@@ -176,40 +182,87 @@ def encode_responses(responses: Iterable[Response]) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def decode_response(doc: bytes) -> tuple[list[Response], bool]:
-    """Records of one ``<xcatresponse>`` and whether it was ``serverdone``."""
+def _parse_response(doc: bytes) -> Element:
+    """The element tree of a response document.
+
+    A document without ``<!`` declares nothing (no DTD, no entities: nothing
+    to expand or fetch), and goes to the C parser; defusedxml's parser, which
+    refuses declarations, runs its callbacks in Python and cost more than the
+    rest of the client on large answers.  Anything else goes through it.
+    """
+    if b"<!" not in doc:
+        try:
+            return fromstring(doc)
+        except ParseError as exc:
+            raise WireError(f"malformed response from the server: {exc}") from None
     try:
-        root = SafeET.fromstring(doc, forbid_dtd=True, forbid_entities=True,
+        return SafeET.fromstring(doc, forbid_dtd=True, forbid_entities=True,
                                  forbid_external=True)
     except (SafeET.ParseError, DefusedXmlException) as exc:
         raise WireError(f"malformed response from the server: {exc}") from None
+
+
+def decode_response(doc: bytes) -> tuple[list[Response], bool]:
+    """Records of one ``<xcatresponse>`` and whether it was ``serverdone``."""
+    root = _parse_response(doc)
     out: list[Response] = []
     done = root.find("serverdone") is not None
     top_code = sum(int(e.text or "1") for e in root.findall("errorcode")) or 1
     for child in root:
-        if child.tag == "node":
-            name = child.findtext("name") or ""
-            err = child.find("error")
-            if err is not None:
-                code = int(child.findtext("errorcode") or "1")
-                out.append(Response("error", err.text or "", node=name, errorcode=code or 1))
-                continue
-            warn = child.find("warning")
-            if warn is not None:
-                out.append(Response("warning", warn.text or "", node=name))
-            for data in child.findall("data"):
-                contents = data.findtext("contents")
-                desc = data.findtext("desc")
-                text = contents if contents is not None else (data.text or "")
-                out.append(Response("data", text, node=name, desc=desc))
-        elif child.tag == "data":
+        tag = child.tag
+        if tag == "node":
+            out.extend(_node_records(child))
+        elif tag == "data":
             contents = child.findtext("contents")
             if contents is not None or child.find("desc") is not None:
                 out.append(Response("data", contents or "", desc=child.findtext("desc")))
             else:
                 out.append(Response("data", child.text or ""))
-        elif child.tag == "error":
+        elif tag == "error":
             out.append(Response("error", child.text or "", errorcode=top_code))
-        elif child.tag in ("warning", "info"):
-            out.append(Response(child.tag, child.text or ""))  # type: ignore[arg-type]
+        elif tag in ("warning", "info"):
+            out.append(Response(tag, child.text or ""))  # type: ignore[arg-type]
     return out, done
+
+
+def _node_records(node: Element) -> list[Response]:
+    """The records of one ``<node>``: its error, or its warning then its data.
+
+    One pass over the children; the first ``name``, ``error``, ``errorcode``
+    and ``warning`` count, every ``data`` does.
+    """
+    name = err = code = warn = None
+    datas = []
+    for el in node:
+        tag = el.tag
+        if tag == "data":
+            datas.append(el)
+        elif tag == "name":
+            if name is None:
+                name = el
+        elif tag == "error":
+            if err is None:
+                err = el
+        elif tag == "errorcode":
+            if code is None:
+                code = el
+        elif tag == "warning" and warn is None:
+            warn = el
+    node_name = (name.text or "") if name is not None else ""
+    if err is not None:
+        number = int((code.text or "") or "1") if code is not None else 1
+        return [Response("error", err.text or "", node=node_name, errorcode=number or 1)]
+    out = []
+    if warn is not None:
+        out.append(Response("warning", warn.text or "", node=node_name))
+    for data in datas:
+        contents = desc = None
+        for el in data:
+            if el.tag == "contents":
+                if contents is None:
+                    contents = el.text or ""
+            elif el.tag == "desc" and desc is None:
+                desc = el.text or ""
+        text = contents if contents is not None else (data.text or "")
+        out.append(Response("data", text, node=node_name, desc=desc))
+    return out

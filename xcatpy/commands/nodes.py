@@ -322,38 +322,52 @@ def _nodels_values(
     blame: bool,
 ) -> Iterator[Response]:
     result = view.attributes(nodes, {t: list(cols) for t, cols in plan.items()})
+    # (is the node column, what was asked, node -> value, node -> group, label)
+    specs = []
+    for table, cols in plan.items():
+        nodecol = _nodecol(_spec(table))
+        for column, want in cols.items():
+            attr = (table, column)
+            specs.append((
+                column == nodecol, want, result.columns.get(attr, {}),
+                result.column_sources.get(attr, {}) if blame else {},
+                want.label if terse <= 0 else None,
+            ))
+    filtered = any(want.criterion is not None for _n, want, _c, _s, _d in specs)
     lines: dict[str, list[Response]] = {}
     passed: set[str] = set()
     dropped: set[str] = set()
     for node in nodes:
-        values = result.values.get(node, {})
-        sources = result.sources.get(node, {}) if blame else {}
-        for table, cols in plan.items():
-            nodecol = _nodecol(_spec(table))
-            for column, want in cols.items():
-                value = values.get((table, column))
-                if column == nodecol and value is not None:
-                    value = node  # a group row stands in for the node
-                if want.criterion is not None:
-                    if not want.criterion.accepts(value):
-                        dropped.add(node)
-                        continue
-                    passed.add(node)
-                    if not want.force:
-                        continue
-                text = value or ""
-                source = sources.get((table, column))
-                if value is not None and source and column != nodecol:
+        mine: list[Response] = []
+        for is_nodecol, want, values, sources, desc in specs:
+            value = values.get(node)
+            if is_nodecol and value is not None:
+                value = node  # a group row stands in for the node
+            if want.criterion is not None:
+                if not want.criterion.accepts(value):
+                    dropped.add(node)
+                    continue
+                passed.add(node)
+                if not want.force:
+                    continue
+            text = value or ""
+            if sources and value is not None and not is_nodecol:
+                source = sources.get(node)
+                if source:
                     text = f"{text} (inherited from group {source})"
-                desc = want.label if terse <= 0 else None
-                lines.setdefault(node, []).append(data(text, node=node, desc=desc))
-    for node in nodes:
-        if node in dropped:
-            continue
-        if node in lines:
-            yield from lines[node]
-        elif node in passed:
-            yield data(node)
+            mine.append(Response("data", text, node, desc))
+        if not filtered:
+            yield from mine  # nothing can drop the node: no need to wait
+        elif mine:
+            lines[node] = mine
+    if filtered:
+        for node in nodes:
+            if node in dropped:
+                continue
+            if node in lines:
+                yield from lines[node]
+            elif node in passed:
+                yield data(node)
     for node, msgs in result.errors.items():
         for msg in msgs:
             yield error(msg, node=node)
