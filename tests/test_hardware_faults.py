@@ -161,3 +161,18 @@ def test_farm_inventory_and_vitals_match_ipmitool(mn, tmp_path) -> None:  # type
         sdr = ipmitool(farm, 1, "sdr", "list")
         temp = re.search(r"CPU Temp\s*\|\s*([\d.]+) degrees C", sdr).group(1)
         assert vitals == f"n1: CPU Temp: {float(temp):g} C\n"
+
+
+def test_bmc_address_from_a_group_regex_row(mn, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One regex row on the group gives every node its own BMC port."""
+    with start_farm(count=4, workdir=tmp_path / "regex", address="127.0.0.1") as farm:
+        first = farm.bmc(0).port
+        assert [b.port for b in farm.bmcs] == [first + i for i in range(4)]
+        mn.ok("nodeadd", "r[1-4]", "groups=all,rack9", "nodehm.mgt=ipmi")
+        mn.ok("chtab", "node=rack9", f"ipmi.bmc=|\\D+(\\d+)$|127.0.0.1:($1+{first - 1})|")
+        mn.ok("chtab", "key=ipmi", f"passwd.username={farm.user}",
+              f"passwd.password={farm.password}")
+        mn.ok("rpower", "r3", "on")
+        states = {i: "on" if "is on" in ipmitool(farm, i, "chassis", "power", "status") else "off"
+                  for i in range(4)}
+        assert states == {0: "off", 1: "off", 2: "on", 3: "off"}
