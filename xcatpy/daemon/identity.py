@@ -73,6 +73,15 @@ _NAMES_LOCK = threading.Lock()
 _NAME_TTL = 60.0
 
 
+def cached_peer_name(address: str) -> str | None:
+    """:func:`peer_name` when it is known and fresh, else None (without blocking)."""
+    with _NAMES_LOCK:
+        hit = _NAMES.get(address)
+    if hit is not None and time.monotonic() - hit[0] < _NAME_TTL:
+        return hit[1]
+    return None
+
+
 def peer_name(address: str) -> str:
     """Short host name of ``address`` (reverse lookup, cached); the address if none.
 

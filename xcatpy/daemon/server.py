@@ -30,7 +30,7 @@ from typing import Any
 
 from xcatpy import __version__
 from xcatpy.daemon import audit
-from xcatpy.daemon.identity import NodeAddresses, peer_name
+from xcatpy.daemon.identity import NodeAddresses, cached_peer_name, peer_name
 from xcatpy.daemon.tls import Revocations, peer_identity, server_context
 from xcatpy.errors import UnknownNodesError, XcatError
 from xcatpy.paths import Paths
@@ -209,7 +209,9 @@ class Daemon:
         if user is None:
             clienthost = await loop.run_in_executor(self.executor, self.addresses.node_for, ip)
         else:
-            clienthost = await loop.run_in_executor(self.executor, peer_name, ip)
+            clienthost = cached_peer_name(ip)
+            if clienthost is None:  # a name lookup may block: not on the event loop
+                clienthost = await loop.run_in_executor(self.executor, peer_name, ip)
         req.environment["_xcat_clienthost"] = clienthost or ""
         req.environment["_xcat_clientip"] = ip
         if req.command == "authcheck":
@@ -220,14 +222,16 @@ class Daemon:
             return
         if user is None and not req.noderange and clienthost:
             req.noderange = clienthost
-        decision = await loop.run_in_executor(
-            self.executor, self._authorize, req, user, requested, clienthost, ip
-        )
-        if not decision.allowed:
-            await self._send(writer, [error(DENIED)], done=True)
-            return
-        req.username = decision.user
-        await self._stream(req, writer)
+
+        def authorize() -> list[Response] | None:
+            decision = self._authorize(req, user, requested, clienthost, ip)
+            if not decision.allowed:
+                return [error(DENIED)]
+            req.username = decision.user
+            return None
+
+        # The policy check and the handler share one trip to a worker thread.
+        await self._stream(req, writer, authorize)
 
     def _authorize(self, req: Request, user: str | None, requested: str | None,
                    clienthost: str | None, ip: str) -> Decision:
@@ -288,8 +292,10 @@ class Daemon:
             return Decision(False, outcome.user, "audit failed")
         return outcome
 
-    async def _stream(self, req: Request, writer: asyncio.StreamWriter) -> None:
-        """Run the handler on a worker thread; write results as they come."""
+    async def _stream(self, req: Request, writer: asyncio.StreamWriter,
+                      authorize: Callable[[], list[Response] | None]) -> None:
+        """Authorize, then run the handler, on a worker thread; write results as
+        they come.  ``authorize`` returns the whole answer to a refused request."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[list[Response] | None] = asyncio.Queue()
         window = threading.BoundedSemaphore(32)
@@ -304,6 +310,16 @@ class Daemon:
         def produce() -> None:
             from xcatpy.dispatch import run_request
 
+            try:
+                refusal = authorize()
+            except Exception:
+                log.exception("policy check for %s failed", req.command)
+                refusal = [error(DENIED)]
+            if refusal is not None:
+                with contextlib.suppress(_Cancelled):
+                    push(refusal)
+                    push(None)
+                return
             results = run_request(req, self.paths, store=self.store)
             batch: list[Response] = []
             last = 0.0
@@ -328,15 +344,21 @@ class Daemon:
 
         future = loop.run_in_executor(self.executor, produce)
         try:
-            while True:
-                chunk = await queue.get()
+            done = False
+            while not done:
+                chunks = [await queue.get()]
                 window.release()
-                if chunk is None:
-                    break
-                if chunk:
-                    writer.write(encode_responses(chunk))
-                    await writer.drain()
-            await self._send(writer, [], done=True)
+                # Whatever else is ready goes out in the same write: a small
+                # answer and its serverdone are one TLS record, not three.
+                while not queue.empty() and chunks[-1] is not None:
+                    chunks.append(queue.get_nowait())
+                    window.release()
+                done = chunks[-1] is None
+                payload = b"".join(encode_responses(c) for c in chunks if c)
+                if done:
+                    payload += SERVERDONE
+                writer.write(payload)
+                await writer.drain()
         finally:
             cancelled.set()
             with contextlib.suppress(Exception):
