@@ -11,9 +11,6 @@ import re
 from collections.abc import Iterable
 from xml.etree.ElementTree import Element, ParseError, SubElement, fromstring, tostring
 
-from defusedxml import ElementTree as SafeET
-from defusedxml.common import DefusedXmlException
-
 from xcatpy.errors import XcatError
 from xcatpy.protocol import Request, Response
 
@@ -74,6 +71,9 @@ def decode_request(doc: bytes) -> Request:
         raise WireError("request too large")
     if not _depth_ok(doc):
         raise WireError("request nested too deeply")
+    from defusedxml import ElementTree as SafeET  # not on a command's start-up path
+    from defusedxml.common import DefusedXmlException
+
     try:
         root = SafeET.fromstring(doc, forbid_dtd=True, forbid_entities=True,
                                  forbid_external=True)
@@ -195,6 +195,9 @@ def _parse_response(doc: bytes) -> Element:
             return fromstring(doc)
         except ParseError as exc:
             raise WireError(f"malformed response from the server: {exc}") from None
+    from defusedxml import ElementTree as SafeET
+    from defusedxml.common import DefusedXmlException
+
     try:
         return SafeET.fromstring(doc, forbid_dtd=True, forbid_entities=True,
                                  forbid_external=True)

@@ -65,13 +65,44 @@ def read_rows(
         stmt = stmt.where(where)
     keyset = set(spec.keys)
     out: list[Row] = []
-    for rec in conn.execute(stmt):
+    for rec in conn.execute(stmt).fetchall():
         row: Row = {}
         for name, value in zip(cols, rec, strict=True):
             if value == "" and name in keyset:
                 value = None
             row[name] = None if value is None else str(value)
         out.append(row)
+    return out
+
+
+def read_tuples(
+    conn: Any,
+    store: Store,
+    table: str,
+    where: Any = None,
+) -> list[tuple[str | None, ...]]:
+    """All rows of ``table`` as tuples in schema column order, with the values
+    :func:`read_rows` gives (text; key columns stored as '' come back as None),
+    without building a dict per row."""
+    spec = get_table(table)
+    t = store.table(table)
+    cols = list(spec.columns)
+    stmt = sa.select(*(t.c[c] for c in cols))
+    if where is not None:
+        stmt = stmt.where(where)
+    recs = conn.execute(stmt).fetchall()
+    keys = [i for i, c in enumerate(cols) if c in spec.keys]
+    numbers = [i for i, c in enumerate(cols) if not isinstance(t.c[c].type, sa.Text)]
+    out: list[tuple[str | None, ...]] = []
+    for rec in recs:
+        if numbers or any(rec[i] == "" for i in keys):
+            row = [None if v is None else str(v) for v in rec]
+            for i in keys:
+                if row[i] == "":
+                    row[i] = None
+            out.append(tuple(row))
+        else:
+            out.append(tuple(rec))
     return out
 
 
