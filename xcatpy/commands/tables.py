@@ -77,7 +77,6 @@ from xcatpy.store import csvio, rows
 from xcatpy.store.schema import AUTOINCREMENT_TABLES, TABLES, TableSpec, get_table
 
 LOG_TABLES = ("auditlog", "eventlog")
-_CHUNK = 2000  # CSV lines per data response
 
 USAGE = {
     "tabdump": (
@@ -159,13 +158,6 @@ def _table_lines(conn: Any, ctx: Context, spec: TableSpec, where: Any = None) ->
         ks = [cols.index(c) for c in spec.keys]
         found.sort(key=lambda r: tuple(natural_key(r[i] or "") for i in ks))
     return list(csvio.dump_lines(spec.columns, found))
-
-
-def _chunked(lines: list[str]) -> Iterator[Response]:
-    """Lines in a few large data responses (their text is the lines joined
-    with newlines: the same output as one response per line)."""
-    for i in range(0, len(lines), _CHUNK):
-        yield data("\n".join(lines[i : i + _CHUNK]))
 
 
 def _skiptables(conn: Any, ctx: Context, req: Request) -> set[str]:
@@ -324,7 +316,8 @@ def tabdump(req: Request, ctx: Context) -> Iterator[Response]:
             dialect = conn.dialect.name
             where = sa.and_(_enabled(t), *(_where_clause(t, spec, w, dialect) for w in wheres))
         lines = _table_lines(conn, ctx, spec, where)
-    yield from _chunked(lines)
+    for line in lines:
+        yield data(line)
 
 
 def _dump_recent(conn: Any, ctx: Context, spec: TableSpec, t: sa.Table, count_text: str
@@ -343,8 +336,8 @@ def _dump_recent(conn: Any, ctx: Context, spec: TableSpec, t: sa.Table, count_te
     if top is None:
         yield data(f"Nothing to display from {spec.name}.")
         return
-    lines = _table_lines(conn, ctx, spec, sa.and_(recid > int(top) - count, _enabled(t)))
-    yield from _chunked(lines)
+    for line in _table_lines(conn, ctx, spec, sa.and_(recid > int(top) - count, _enabled(t))):
+        yield data(line)
 
 
 def _dump_all(req: Request, ctx: Context, with_logs: bool, verbose: bool) -> Iterator[Response]:

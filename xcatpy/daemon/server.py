@@ -345,21 +345,31 @@ class Daemon:
 
         future = loop.run_in_executor(self.executor, produce)
         try:
+            ahead: list[list[Response] | None] = []  # taken from the queue, not yet sent
             done = False
             while not done:
-                chunks = [await queue.get()]
-                window.release()
-                # Whatever else is ready goes out in the same write: a small
-                # answer and its serverdone are one TLS record, not three.
-                while not queue.empty() and chunks[-1] is not None:
-                    chunks.append(queue.get_nowait())
+                if ahead:
+                    chunk = ahead.pop()
+                else:
+                    chunk = await queue.get()
                     window.release()
-                done = chunks[-1] is None
-                payload = b"".join(encode_responses(c) for c in chunks if c)
+                done = chunk is None
+                payload = encode_responses(chunk) if chunk else b""
+                # When only the end is queued behind this chunk, it goes out in
+                # the same write: a small answer and its serverdone make one
+                # TLS record, not three.  Results are never held back for it.
+                while not done and not ahead and not queue.empty():
+                    nxt = queue.get_nowait()
+                    window.release()
+                    if nxt is None:
+                        done = True
+                    elif nxt:
+                        ahead.append(nxt)
                 if done:
                     payload += SERVERDONE
-                writer.write(payload)
-                await writer.drain()
+                if payload:
+                    writer.write(payload)
+                    await writer.drain()
         finally:
             cancelled.set()
             with contextlib.suppress(Exception):
