@@ -129,3 +129,11 @@ def test_site_limits() -> None:
         limits_from_site({"ipmitimeout": "soon"})
     with pytest.raises(XcatError, match="site.ipmimaxp is out of range"):
         limits_from_site({"ipmimaxp": "0"})
+
+
+def test_suspend_is_refused_per_node_by_ipmi(mn) -> None:  # type: ignore[no-untyped-def]
+    mn.ok("nodeadd", "n1", "groups=all", "nodehm.mgt=ipmi", "ipmi.bmc=127.0.0.1:9",
+          "ipmi.username=u", "ipmi.password=p")
+    r = mn.run("rpower", "n1", "suspend")
+    assert r.code == 1
+    assert r.err == "n1: Error: rpower suspend is not supported by management method 'ipmi'\n"

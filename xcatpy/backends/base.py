@@ -127,7 +127,10 @@ class Capability(ABC):
 
 class Power(Capability):
     kind = POWER
-    ACTIONS = ("on", "off", "softoff", "reset", "boot", "cycle", "stat", "nmi")
+    ACTIONS = ("on", "off", "softoff", "reset", "boot", "cycle", "stat", "nmi",
+               "suspend", "wake")
+    SUPPORTED: tuple[str, ...] = ACTIONS
+    """The actions this method can do; others are a per-node "not supported" error."""
 
 
 class BootDevice(Capability):

@@ -225,10 +225,17 @@ def _outcome(node: str, result: Any) -> Outcome:
 
 # -- power ------------------------------------------------------------------
 class IpmiPower(_Ipmi, Power):
+    SUPPORTED = ("on", "off", "softoff", "reset", "boot", "cycle", "stat", "nmi")
+
     def run(self, targets: Mapping[str, Any], action: Action, limits: Limits) -> Iterator[Outcome]:
         from xcatpy.ipmi import ops
 
         act = action.name
+        if act not in self.SUPPORTED:
+            for node in targets:
+                yield Outcome.failed(node, f"rpower {act} is not supported by management "
+                                           "method 'ipmi'")
+            return
 
         async def work(node: str, session: Any) -> Outcome:
             state = await ops.get_power(session)

@@ -9,7 +9,8 @@ cli, main = hardware_command(
     """Control and query the power of nodes.
 
     Turn nodes on, off (hard or soft), reset, cycle or boot them, send an NMI,
-    or report their power state (stat, state, status).
+    suspend or wake virtual machines, or report the power state (stat, state,
+    status).
     """,
-    "{on|off|softoff|reset|boot|cycle|stat|nmi}",
+    "{on|off|softoff|reset|boot|cycle|stat|nmi|suspend|wake}",
 )

@@ -22,8 +22,8 @@ from xcatpy.errors import UsageError
 from xcatpy.protocol import Request, Response, data, error
 
 USAGE = {
-    "rpower": "Usage: rpower <noderange> [on|off|softoff|reset|boot|cycle|stat|state|status|nmi]"
-              " [--json]\n       rpower [-h|--help|-v|--version]",
+    "rpower": "Usage: rpower <noderange> [on|off|softoff|reset|boot|cycle|stat|state|status|nmi|"
+              "suspend|wake] [--json]\n       rpower [-h|--help|-v|--version]",
     "rinv": "Usage: rinv <noderange> [model|serial|asset|vpd|deviceid|guid|uuid|firm|mprom|"
             "dimm|mac|all ...] [--json]\n       rinv [-h|--help|-v|--version]",
     "rvitals": "Usage: rvitals <noderange> [temp|voltage|fanspeed|power|leds|energy|all ...]"
