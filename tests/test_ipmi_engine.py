@@ -148,11 +148,21 @@ def test_login_falls_back_to_suite_3_and_remembers(sims, engine: Engine) -> None
     assert s.suite == 3 and s.logins == 1
     assert engine._suites[(sim.host, sim.port)] == 3
     # A second login (after dropping the session) proposes suite 3 directly:
-    # Open Session, RAKP 1, RAKP 3, Set Privilege = 4 packets.
+    # Open Session, RAKP 1, RAKP 3 = 3 packets (the privilege is raised
+    # only when a command first needs more than USER).
     engine.run(engine.drop(bmc_of(sim)))
     before = engine.stats["sent"]
     s2 = engine.run(engine.session(bmc_of(sim), TIMEOUT, RETRIES))
-    assert s2.logins == 1 and engine.stats["sent"] - before == 4
+    assert s2.logins == 1 and engine.stats["sent"] - before == 3
+    # A USER-level read goes out alone; the first ADMIN-level command is
+    # preceded by Set Session Privilege Level, once.
+    before = engine.stats["sent"]
+    assert engine.run(ops.get_power(s2)) in ("on", "off")
+    assert engine.stats["sent"] - before == 1
+    before = engine.stats["sent"]
+    engine.run(ops.identify(s2, False))
+    engine.run(ops.identify(s2, False))
+    assert engine.stats["sent"] - before == 3
 
 
 @needs_sim

@@ -182,6 +182,7 @@ class _Conn:
         self.tag = secrets.randbelow(256)
         self.lock = asyncio.Lock()
         self.established = False
+        self.priv = 0  # session privilege now in force (USER once established)
         self.closed = False
         self.garbage = 0
         self.last_ok = time.monotonic()
@@ -269,10 +270,18 @@ class _Conn:
             if isinstance(last, _Garbage):
                 raise IpmiError(str(last))
             raise IpmiTimeout(f"timeout: no answer from {bmc.label} after {attempts} attempts")
-        rsp = await self.request(0x06, 0x3B, bytes([rmcp.PRIV_ADMIN]), timeout, retries)
+        # An activated session runs at USER level; set_privilege() raises it
+        # when a command first needs more, so read-only work saves a round trip.
+        self.priv = rmcp.PRIV_USER
+
+    async def set_privilege(self, priv: int, timeout: float, retries: int) -> None:
+        """Set Session Privilege Level (up to what RAKP 1 asked for: ADMINISTRATOR)."""
+        rsp = await self.request(0x06, 0x3B, bytes([priv]), timeout, retries)
         if rsp.code:
-            raise IpmiAuthError("login failed: ADMINISTRATOR privilege refused: "
+            name = rmcp.PRIV_NAMES.get(priv, str(priv))
+            raise IpmiAuthError(f"login failed: {name} privilege refused: "
                                 + rmcp.completion_text(rsp.code))
+        self.priv = priv
 
     async def _handshake(self, suite: rmcp.CipherSuite, timeout: float, user: bytes,
                          password: bytes) -> None:
@@ -494,8 +503,12 @@ class Session:
 
     async def command(self, netfn: int, cmd: int, data: bytes | bytearray = b"",
                       timeout: float | None = None, retries: int | None = None,
-                      lun: int = 0) -> Response:
+                      lun: int = 0, priv: int = rmcp.PRIV_ADMIN) -> Response:
         """Send one IPMI request and return its response (completion code included).
+
+        ``priv`` is the session privilege the command needs; the session is
+        raised to it first if it is not there yet (ADMINISTRATOR by default,
+        so callers that do not say get a session that may do anything).
 
         Each packet waits ``timeout`` seconds and is resent up to ``retries``
         times.  If a reused session stops answering, it is dropped and the
@@ -514,6 +527,8 @@ class Session:
         first = retries if fresh else max(0, (retries + 1) // 2 - 1)
         try:
             async with conn.lock:
+                if conn.priv < priv:
+                    await conn.set_privilege(priv, timeout, first)
                 return await conn.request(netfn, cmd, data, timeout, first, lun)
         except (IpmiTimeout, _Stale):
             if fresh and conn.established and not conn.closed:
@@ -534,6 +549,8 @@ class Session:
                 conn = self._conn
                 assert conn is not None
                 async with conn.lock:
+                    if conn.priv < priv:
+                        await conn.set_privilege(priv, timeout, tries)
                     return await conn.request(netfn, cmd, data, timeout, tries, lun)
         except TimeoutError:
             raise IpmiTimeout(f"timeout: no answer from {self.bmc.label} "

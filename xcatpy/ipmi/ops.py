@@ -46,7 +46,9 @@ class ChassisStatus:
 
 async def chassis_status(session: Session) -> ChassisStatus:
     """Get Chassis Status."""
-    rsp = _check(await session.command(NETFN_CHASSIS, CMD_CHASSIS_STATUS), "get chassis status")
+    # Get Chassis Status is a USER-level command: no privilege change needed.
+    rsp = _check(await session.command(NETFN_CHASSIS, CMD_CHASSIS_STATUS, priv=rmcp.PRIV_USER),
+                 "get chassis status")
     if len(rsp.data) < 1:
         raise IpmiError(f"BMC answered garbage ({session.bmc.label}): empty chassis status")
     ident: str | None = None
