@@ -50,6 +50,11 @@ HANDLERS: dict[str, str] = {
     "rsetboot": "xcatpy.commands.hardware:rsetboot",
     "rbeacon": "xcatpy.commands.hardware:rbeacon",
     "reventlog": "xcatpy.commands.hardware:reventlog",
+    "mkvm": "xcatpy.commands.vm:mkvm",
+    "rmvm": "xcatpy.commands.vm:rmvm",
+    "lsvm": "xcatpy.commands.vm:lsvm",
+    "chvm": "xcatpy.commands.vm:chvm",
+    "rmigrate": "xcatpy.commands.vm:rmigrate",
 }
 
 

@@ -29,7 +29,9 @@ INVENTORY = "inventory"
 SENSORS = "sensors"
 BEACON = "beacon"
 EVENTLOG = "eventlog"
-KINDS = (POWER, BOOTDEV, INVENTORY, SENSORS, BEACON, EVENTLOG)
+VM = "vm"
+"""Virtual machine lifecycle: mkvm, rmvm, lsvm, chvm, rmigrate."""
+KINDS = (POWER, BOOTDEV, INVENTORY, SENSORS, BEACON, EVENTLOG, VM)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ class Outcome:
     lines: list[tuple[str | None, str]] = field(default_factory=list)
     error: str | None = None
     state: str | None = None
+    updates: dict[str, dict[str, str | None] | None] = field(default_factory=dict)
+    """Table rows of this node the command layer writes after success:
+    ``table -> {column: value}``, or ``table -> None`` to delete the node's row."""
 
     @classmethod
     def failed(cls, node: str, message: str) -> Outcome:
@@ -95,9 +100,16 @@ class Facts:
     attrs: Mapping[str, Mapping[tuple[str, str], str]]
     passwd: Mapping[str, Mapping[str, str | None]]
     site: Mapping[str, str]
+    related: Mapping[str, Mapping[tuple[str, str], str]] = field(default_factory=dict)
+    """Values of a capability's ``related`` columns, keyed by the *named* node
+    (e.g. the hypervisor named by a VM's ``vm.host``)."""
 
     def get(self, node: str, table: str, column: str) -> str | None:
         value = self.attrs.get(node, {}).get((table, column))
+        return value if value not in (None, "") else None
+
+    def get_related(self, name: str, table: str, column: str) -> str | None:
+        value = self.related.get(name, {}).get((table, column))
         return value if value not in (None, "") else None
 
 
@@ -111,6 +123,10 @@ class Capability(ABC):
     """table -> columns read per node (group and regex rows resolved)."""
     passwd_keys: ClassVar[Sequence[str]] = ()
     """``passwd.key`` rows consulted for default credentials."""
+    related: ClassVar[Mapping[tuple[str, str], Mapping[str, Sequence[str]]]] = {}
+    """(table, column) naming another node -> table -> columns read for that node
+    (group and regex rows resolved), e.g. ``{("vm", "host"): {"hypervisor": ["mgr"]}}``;
+    given to ``prepare`` as ``Facts.related``."""
 
     def prepare(self, nodes: Sequence[str], facts: Facts) -> tuple[dict[str, Any], dict[str, str]]:
         """(targets, errors) per node, from table values only; never touches the network."""
@@ -156,6 +172,16 @@ class Beacon(Capability):
 
 class EventLog(Capability):
     kind = EVENTLOG
+
+
+class VirtualMachine(Capability):
+    """mkvm, rmvm, lsvm, chvm and rmigrate: ``Action.name`` is the command,
+    ``Action.options`` its parsed options.  Table changes a node needs on
+    success (``kvm_nodedata``, ``vm.host``, ``mac``) go in ``Outcome.updates``."""
+
+    kind = VM
+    ACTIONS = ("mkvm", "rmvm", "lsvm", "chvm", "rmigrate")
+    SUPPORTED: tuple[str, ...] = ACTIONS
 
 
 def unsupported(node: str, method: str, command: str) -> Outcome:

@@ -31,6 +31,7 @@ from xcatpy.commands.context import Context
 # nodehm.mgt value -> module with a CAPABILITIES map {kind: Capability class}.
 METHODS: dict[str, str] = {
     "ipmi": "xcatpy.backends.ipmi",
+    "kvm": "xcatpy.backends.libvirt",
 }
 
 NO_METHOD = "no management method: set nodehm.mgt (e.g. ipmi)"
@@ -45,18 +46,32 @@ def capability_for(method: str, kind: str) -> type[Capability] | None:
     return caps.get(kind)
 
 
-def route(view: Any, nodes: Sequence[str], kind: str) -> tuple[dict[str, list[str]], list[Outcome]]:
-    """({method: nodes}, per-node errors) for ``kind``."""
-    res = view.attributes(nodes, {"nodehm": ["power", "mgt"]})
+def route(
+    view: Any, nodes: Sequence[str], kind: str,
+    route_by: Sequence[tuple[str, str]] | None = None,
+) -> tuple[dict[str, list[str]], list[Outcome]]:
+    """({method: nodes}, per-node errors) for ``kind``.
+
+    ``route_by`` lists the (table, column) pairs consulted in order, the first
+    value found naming the method; by default ``nodehm.power`` then
+    ``nodehm.mgt`` for power and ``nodehm.mgt`` otherwise.
+    """
+    order = list(route_by) if route_by else (
+        [("nodehm", "power"), ("nodehm", "mgt")] if kind == POWER else [("nodehm", "mgt")]
+    )
+    wanted: dict[str, list[str]] = {"nodehm": ["power", "mgt"]}
+    for table, column in order:
+        have = wanted.setdefault(table, [])
+        if column not in have:
+            have.append(column)
+    res = view.attributes(nodes, wanted)
     groups: dict[str, list[str]] = {}
     errors: list[Outcome] = []
     for node in nodes:
         if node in res.errors:
             errors.append(Outcome.failed(node, "; ".join(res.errors[node])))
             continue
-        method = res.get(node, "nodehm", "mgt")
-        if kind == POWER:
-            method = res.get(node, "nodehm", "power") or method
+        method = next((m for t, c in order if (m := res.get(node, t, c))), None)
         if not method:
             errors.append(Outcome.failed(node, NO_METHOD))
             continue
@@ -71,10 +86,11 @@ class _Plan:
         self.site: dict[str, str] = {}
 
 
-def _plan(ctx: Context, nodes: Sequence[str], action: Action, command: str) -> _Plan:
+def _plan(ctx: Context, nodes: Sequence[str], action: Action, command: str,
+          route_by: Sequence[tuple[str, str]] | None = None) -> _Plan:
     plan = _Plan()
     with reading(ctx) as (conn, view):
-        groups, plan.errors = route(view, nodes, action.kind)
+        groups, plan.errors = route(view, nodes, action.kind, route_by)
         plan.site = dict(view.site)
         chosen: list[tuple[Capability, list[str]]] = []
         for method, members in groups.items():
@@ -99,7 +115,8 @@ def _plan(ctx: Context, nodes: Sequence[str], action: Action, command: str) -> _
         everyone = [n for _cap, members in chosen for n in members]
         res = view.attributes(everyone, wanted) if wanted else None
         passwd = _passwd_rows(conn, ctx, keys) if keys else {}
-        facts = Facts(res.values if res else {}, passwd, plan.site)
+        related = _related(view, chosen, res)
+        facts = Facts(res.values if res else {}, passwd, plan.site, related)
         for cap, members in chosen:
             ok = [n for n in members if not (res and n in res.errors)]
             if res:
@@ -111,6 +128,26 @@ def _plan(ctx: Context, nodes: Sequence[str], action: Action, command: str) -> _
             if targets:
                 plan.work.append((cap, targets, cap.limits(plan.site)))
     return plan
+
+
+def _related(
+    view: Any, chosen: Sequence[tuple[Capability, list[str]]], res: Any
+) -> dict[str, dict[tuple[str, str], str]]:
+    """The ``related`` columns of the nodes the chosen nodes name, one query per table."""
+    if res is None:
+        return {}
+    names: set[str] = set()
+    wanted: dict[str, list[str]] = {}
+    for cap, members in chosen:
+        for (table, column), extra in cap.related.items():
+            names.update(v.strip() for n in members if (v := res.get(n, table, column)))
+            for t, cols in extra.items():
+                have = wanted.setdefault(t, [])
+                have.extend(c for c in cols if c not in have)
+    if not names or not wanted:
+        return {}
+    got = view.attributes(sorted(names), wanted, ordered=False)
+    return {n: dict(v) for n, v in got.values.items()}
 
 
 def _passwd_rows(conn: Any, ctx: Context, keys: set[str]) -> dict[str, dict[str, str | None]]:
@@ -125,14 +162,16 @@ def _passwd_rows(conn: Any, ctx: Context, keys: set[str]) -> dict[str, dict[str,
 
 
 def run(
-    ctx: Context, nodes: Sequence[str], action: Action, command: str
+    ctx: Context, nodes: Sequence[str], action: Action, command: str,
+    *, route_by: Sequence[tuple[str, str]] | None = None,
 ) -> tuple[Iterator[Outcome], dict[str, str]]:
     """(outcomes in completion order, the site table) for ``action`` on ``nodes``.
 
     Table problems (no method, unsupported action, missing BMC address or
-    credentials) come first, before any hardware is contacted.
+    credentials) come first, before any hardware is contacted.  ``route_by``
+    overrides the columns naming each node's method (see :func:`route`).
     """
-    plan = _plan(ctx, nodes, action, command)
+    plan = _plan(ctx, nodes, action, command, route_by)
     return _outcomes(plan, action), plan.site
 
 
