@@ -31,6 +31,7 @@ from xcatpy.commands.context import Context
 # nodehm.mgt value -> module with a CAPABILITIES map {kind: Capability class}.
 METHODS: dict[str, str] = {
     "ipmi": "xcatpy.backends.ipmi",
+    "esx": "xcatpy.backends.vsphere",
     "kvm": "xcatpy.backends.libvirt",
 }
 

@@ -1,0 +1,856 @@
+"""The vSphere backend (``nodehm.mgt=esx``): VMs on ESXi hosts, directly or through vCenter.
+
+Where a VM node is managed
+    Its hypervisor is ``vm.host``.  When that host's ``hypervisor.mgr`` names a
+    vCenter (and its ``hypervisor.preferdirect`` is not set) the endpoint is
+    the vCenter, logged in with ``passwd key=vcenter``; otherwise it is the
+    host itself, ``https://<vm.host>/sdk``, logged in with ``passwd key=vmware``
+    (user ``root`` when the row has none).  Both ``hypervisor.mgr`` and
+    ``vm.host`` may be ``host``, ``host:port`` or ``[v6addr]:port`` (port 443 by
+    default), so a simulator on a loopback port can stand in for either.  The
+    VM is found on its endpoint by name: the node name.
+
+TLS
+    Certificates are verified against the system's trust store, or against
+    the CA bundle named by ``site.esxcafile``.  ``site.esxinsecure=yes``
+    turns verification off for every vSphere endpoint — only for labs and
+    simulators (self-signed certificates).  Loopback endpoints are verified
+    too (pyvmomi on its own would silently skip that).
+
+Sessions
+    One login per endpoint, kept process-wide (at most ``MAX_SESSIONS``, least
+    recently used dropped) and reused by later requests; a session that fails
+    is dropped, and one the server forgot (``NotAuthenticated``) is logged in
+    afresh once.  Nodes are never logged in one by one.
+
+Reads
+    Inventory and power states of all the VMs of an endpoint come from ONE
+    ``RetrievePropertiesEx`` call per request, over a container view made once
+    per session (pages, if the server pages, are fetched with
+    ``ContinueRetrievePropertiesEx``).  VM properties are never read VM by VM.
+
+Limits
+    Endpoints are served in parallel, at most ``site.vmmaxp`` at once
+    (default 64).  Each node has a deadline of ``site.vmtimeout`` seconds
+    (default 60) from the start of the request for login, reads and its tasks;
+    it also bounds every single HTTP request.  Tasks are awaited by polling
+    ``info.state`` of all outstanding tasks of an endpoint with one property
+    read per round, never with pyVim's ``WaitForTask``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import ipaddress
+import queue
+import ssl
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from xcatpy.backends.base import (
+    Action,
+    Capability,
+    Facts,
+    Inventory,
+    Limits,
+    Outcome,
+    Power,
+    Sensors,
+    _number,
+)
+
+METHOD = "esx"
+DEFAULT_PORT = 443
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAXP = 64
+MAX_SESSIONS = 256
+# Task polling: first look after POLL_FIRST seconds, then back off to POLL_MAX.
+POLL_FIRST = 0.02
+POLL_MAX = 1.0
+# Task starts on one endpoint run on this many threads (one session, pooled HTTP).
+STARTERS = 8
+# The API version used when the server does not say which it speaks.
+FALLBACK_VERSION = "vim25/6.5"
+
+NO_HOST = "no hypervisor: set vm.host"
+TRUE = ("1", "yes", "y", "true", "on", "enable", "enabled")
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in TRUE
+
+
+def parse_endpoint(text: str, column: str) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address → (host, port)."""
+    text = text.strip()
+    for prefix in ("https://", "http://"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix):].split("/", 1)[0]
+    host, port = text, ""
+    if text.startswith("["):
+        inner, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"bad address {text!r} in {column}: expected [v6addr]:port")
+        host, port = inner, rest[1:]
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+        if not port:
+            raise ValueError(f"bad port '' in {column} {text!r}")
+    elif ":" in text:
+        try:
+            ipaddress.IPv6Address(text)
+        except ValueError:
+            raise ValueError(f"bad address {text!r} in {column}") from None
+    if not host or any(c.isspace() for c in host) or "," in host:
+        raise ValueError(f"bad address {text!r} in {column}")
+    if port == "":
+        return host, DEFAULT_PORT
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"bad port {port!r} in {column} {text!r}")
+    return host, int(port)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A vCenter or ESXi SOAP endpoint and how to log in to it."""
+
+    kind: str  # "vcenter" or "host"
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    insecure: bool = False
+    cafile: str | None = None
+
+    @property
+    def label(self) -> str:
+        where = f"[{self.host}]" if ":" in self.host else self.host
+        name = f"{where}:{self.port}" if self.port != DEFAULT_PORT else where
+        return f"{'vCenter' if self.kind == 'vcenter' else 'ESXi host'} {name}"
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        secret = hashlib.sha256(self.password.encode()).hexdigest()
+        return (self.host, self.port, self.user, secret, self.insecure, self.cafile)
+
+
+@dataclass(frozen=True)
+class Target:
+    endpoint: Endpoint
+    vm: str
+    """The VM's name on its endpoint (the node name)."""
+    host: str
+    """``vm.host``: the hypervisor node."""
+
+
+# -- sessions ---------------------------------------------------------------
+class LoginError(Exception):
+    pass
+
+
+def _ssl_context(ep: Endpoint) -> ssl.SSLContext:
+    if ep.insecure:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    return ssl.create_default_context(cafile=ep.cafile)
+
+
+def _api_version(ep: Endpoint, ctx: ssl.SSLContext, timeout: float) -> str:
+    """The newest vim25 version both the server and pyvmomi know (bounded wait)."""
+    from pyVmomi import VmomiSupport
+
+    conn = http.client.HTTPSConnection(ep.host, ep.port, context=ctx, timeout=timeout)
+    try:
+        conn.request("GET", "/sdk/vimServiceVersions.xml")
+        resp = conn.getresponse()
+        body = resp.read()
+        status = resp.status
+    finally:
+        conn.close()
+    offered: list[str] = []
+    if status == 200:
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            root = None
+        for ns in root.iter("namespace") if root is not None else ():
+            if (ns.findtext("name") or "") == "urn:vim25":
+                offered += [v.text.strip() for v in ns.iter("version") if v.text]
+    for v in offered:
+        name = VmomiSupport.versionMap.get(f"vim25/{v}")
+        if name:
+            return str(name)
+    return str(VmomiSupport.versionMap[FALLBACK_VERSION])
+
+
+class Session:
+    """One logged-in connection to an endpoint, with its container view of VMs and hosts."""
+
+    def __init__(self, ep: Endpoint, si: Any, content: Any) -> None:
+        self.endpoint = ep
+        self.si = si
+        self.content = content
+        self.stub = si._stub
+        self._view: Any = None
+        self._lock = threading.Lock()
+        self.reads = 0
+        """Bulk reads that succeeded on this session (0: freshly logged in)."""
+
+    def view(self) -> Any:
+        from pyVmomi import vim
+
+        with self._lock:
+            if self._view is None:
+                self._view = self.content.viewManager.CreateContainerView(
+                    self.content.rootFolder, [vim.VirtualMachine, vim.HostSystem], True)
+            return self._view
+
+    def retrieve(self, specs: Sequence[Any]) -> list[Any]:
+        """Every ObjectContent for ``specs``: one RetrievePropertiesEx (plus its pages)."""
+        from pyVmomi import vmodl
+
+        pc = self.content.propertyCollector
+        result = pc.RetrievePropertiesEx(specSet=list(specs),
+                                         options=vmodl.query.PropertyCollector.RetrieveOptions())
+        objects: list[Any] = []
+        while result is not None:
+            objects.extend(result.objects or ())
+            token = result.token
+            result = pc.ContinueRetrievePropertiesEx(token=token) if token else None
+        self.reads += 1
+        return objects
+
+    def close(self) -> None:
+        try:
+            self.stub.DropConnections()
+        except Exception:
+            pass
+
+
+def login(ep: Endpoint, timeout: float) -> Session:
+    from pyVmomi import SoapStubAdapter, vim
+
+    ctx = _ssl_context(ep)
+    try:
+        version = _api_version(ep, ctx, timeout)
+        stub = SoapStubAdapter(host=ep.host, port=ep.port, version=version, sslContext=ctx,
+                               httpConnectionTimeout=timeout, connectionPoolTimeout=900)
+        si = vim.ServiceInstance("ServiceInstance", stub)
+        content = si.RetrieveContent()
+    except ssl.SSLCertVerificationError as exc:
+        raise LoginError(
+            f"cannot verify the TLS certificate of {ep.label} ({exc.verify_message}); "
+            "trust its CA (site.esxcafile) or, for a lab, set site.esxinsecure=yes") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise LoginError(f"cannot reach {ep.label}: {_text(exc)}") from None
+    try:
+        content.sessionManager.Login(ep.user, ep.password, None)
+    except vim.fault.InvalidLogin:
+        raise LoginError(f"cannot log in to {ep.label} as {ep.user!r}: "
+                         "incorrect user name or password") from None
+    except Exception as exc:
+        raise LoginError(f"cannot log in to {ep.label}: {_text(exc)}") from None
+    return Session(ep, si, content)
+
+
+class Sessions:
+    """Logged-in sessions by endpoint, shared by every request of the process."""
+
+    def __init__(self, limit: int = MAX_SESSIONS) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[Any, ...], Session] = OrderedDict()
+        self._logins: dict[tuple[Any, ...], threading.Lock] = {}
+        self.logins = 0
+        """Logins made so far (for tests and figures)."""
+
+    def get(self, ep: Endpoint, timeout: float) -> Session:
+        key = ep.key
+        with self._lock:
+            s = self._items.get(key)
+            if s is not None:
+                self._items.move_to_end(key)
+                return s
+            gate = self._logins.setdefault(key, threading.Lock())
+        if not gate.acquire(timeout=max(timeout, 0.01)):
+            raise LoginError(f"timed out waiting for the login to {ep.label}")
+        try:
+            with self._lock:
+                s = self._items.get(key)
+            if s is not None:
+                return s
+            s = login(ep, timeout)
+            evicted: list[Session] = []
+            with self._lock:
+                self.logins += 1
+                self._items[key] = s
+                while len(self._items) > self.limit:
+                    evicted.append(self._items.popitem(last=False)[1])
+            for old in evicted:
+                old.close()
+            return s
+        finally:
+            gate.release()
+
+    def drop(self, session: Session) -> None:
+        with self._lock:
+            key = session.endpoint.key
+            if self._items.get(key) is session:
+                del self._items[key]
+        session.close()
+
+    def clear(self) -> None:
+        with self._lock:
+            items = list(self._items.values())
+            self._items.clear()
+            self.logins = 0
+        for s in items:
+            s.close()
+
+
+SESSIONS = Sessions()
+
+
+# -- helpers ----------------------------------------------------------------
+def _text(exc: BaseException) -> str:
+    msg = getattr(exc, "msg", None)
+    if isinstance(msg, str) and msg.strip():
+        return msg.strip()
+    fault_msgs = getattr(exc, "faultMessage", None) or []
+    for m in fault_msgs:
+        if getattr(m, "message", None):
+            return str(m.message)
+    text = str(exc).strip() if not hasattr(exc, "_wsdlName") else ""
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _not_authenticated(exc: BaseException) -> bool:
+    from pyVmomi import vim
+
+    return isinstance(exc, vim.fault.NotAuthenticated)
+
+
+def _is_fault(exc: BaseException) -> bool:
+    from pyVmomi import vmodl
+
+    return isinstance(exc, vmodl.MethodFault)
+
+
+POWER_STATES = {"poweredOn": "on", "poweredOff": "off", "suspended": "suspended"}
+
+
+@dataclass
+class Record:
+    """One VM's properties, as read in bulk."""
+
+    obj: Any
+    props: dict[str, Any]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.props.get(name, default)
+
+    @property
+    def power(self) -> str:
+        raw = str(self.props.get("runtime.powerState") or "")
+        return POWER_STATES.get(raw, raw or "unknown")
+
+
+def _read_vms(session: Session, props: Sequence[str]) -> tuple[dict[str, list[Record]], dict[str, str]]:
+    """({VM name: [records]}, {host moref id: host name}) in one property read."""
+    from pyVmomi import vim, vmodl
+
+    pc = vmodl.query.PropertyCollector
+    view = session.view()
+    spec = pc.FilterSpec(
+        objectSet=[pc.ObjectSpec(obj=view, skip=True, selectSet=[
+            pc.TraversalSpec(name="view", type=vim.view.ContainerView, path="view", skip=False)])],
+        propSet=[pc.PropertySpec(type=vim.VirtualMachine, pathSet=sorted({"name", *props})),
+                 pc.PropertySpec(type=vim.HostSystem, pathSet=["name"])],
+    )
+    vms: dict[str, list[Record]] = {}
+    hosts: dict[str, str] = {}
+    for oc in session.retrieve([spec]):
+        values = {p.name: p.val for p in oc.propSet or ()}
+        if isinstance(oc.obj, vim.HostSystem):
+            hosts[oc.obj._moId] = str(values.get("name", ""))
+        else:
+            vms.setdefault(str(values.get("name", "")), []).append(Record(oc.obj, values))
+    return vms, hosts
+
+
+def _host_name(record: Record, hosts: Mapping[str, str]) -> str | None:
+    ref = record.get("runtime.host")
+    if ref is None:
+        return None
+    return hosts.get(ref._moId, ref._moId)
+
+
+def _short(name: str) -> str:
+    return name.split(":")[0].split(".")[0].lower()
+
+
+def _pick(records: Sequence[Record], target: Target, hosts: Mapping[str, str]) -> Record | str:
+    """The VM named like the node on its endpoint, or an error message."""
+    if not records:
+        return f"no virtual machine named {target.vm!r} on {target.endpoint.label}"
+    if len(records) == 1:
+        return records[0]
+    want = _short(target.host)
+    here = [r for r in records if _short(_host_name(r, hosts) or "") == want]
+    if len(here) == 1:
+        return here[0]
+    return (f"{len(records)} virtual machines are named {target.vm!r} on "
+            f"{target.endpoint.label}; cannot tell which is this node")
+
+
+# -- the common part of every capability --------------------------------------
+class _Esx(Capability):
+    method = METHOD
+    columns = {"vm": ("host",)}
+    passwd_keys = ("vmware", "vcenter")
+    related = {("vm", "host"): {"hypervisor": ("mgr", "preferdirect")}}
+    props: Sequence[str] = ("runtime.powerState",)
+    """VM properties the action needs, read in the one bulk read."""
+
+    def limits(self, site: Mapping[str, str]) -> Limits:
+        maxp = int(_number(site, "vmmaxp", DEFAULT_MAXP, integer=True))
+        timeout = _number(site, "vmtimeout", DEFAULT_TIMEOUT, integer=False) or DEFAULT_TIMEOUT
+        return Limits(maxp=maxp, timeout=timeout, retries=0)
+
+    def prepare(self, nodes: Sequence[str], facts: Facts) -> tuple[dict[str, Any], dict[str, str]]:
+        targets: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        hostof: dict[str, str] = {}
+        for node in nodes:
+            host = facts.get(node, "vm", "host")
+            if host is None:
+                errors[node] = NO_HOST
+            else:
+                hostof[node] = host.strip()
+        # The hypervisors' own rows, read in bulk by dispatch (``related``).
+        hv: Mapping[str, Mapping[tuple[str, str], str]] = getattr(facts, "related", {})
+        insecure = _truthy(facts.site.get("esxinsecure"))
+        cafile = (facts.site.get("esxcafile") or "").strip() or None
+        vmware = facts.passwd.get("vmware") or {}
+        vcenter = facts.passwd.get("vcenter") or {}
+        for node, host in hostof.items():
+            row = hv.get(host, {})
+            mgr = (row.get(("hypervisor", "mgr")) or "").strip()
+            direct = _truthy(row.get(("hypervisor", "preferdirect")))
+            try:
+                if mgr and not direct:
+                    address, port = parse_endpoint(mgr, f"hypervisor.mgr of {host}")
+                    user = vcenter.get("username") or ""
+                    password = vcenter.get("password") or ""
+                    if not user or not password:
+                        raise ValueError(
+                            f"no vCenter credentials for {mgr}: set the passwd table row "
+                            "with key=vcenter (username and password)")
+                    kind = "vcenter"
+                else:
+                    address, port = parse_endpoint(host, "vm.host")
+                    user = vmware.get("username") or "root"
+                    password = vmware.get("password") or ""
+                    if not password:
+                        raise ValueError(
+                            f"no ESXi credentials for {host}: set the passwd table row "
+                            "with key=vmware")
+                    kind = "host"
+            except ValueError as exc:
+                errors[node] = str(exc)
+                continue
+            ep = Endpoint(kind, address, port, user, password, insecure, cafile)
+            targets[node] = Target(ep, node, host)
+        return targets, errors
+
+    # -- running ----------------------------------------------------------
+    def run(self, targets: Mapping[str, Any], action: Action, limits: Limits) -> Iterator[Outcome]:
+        start = time.monotonic()
+        deadline = start + limits.timeout
+        groups: dict[tuple[Any, ...], dict[str, Target]] = {}
+        for node, t in targets.items():
+            groups.setdefault(t.endpoint.key, {})[node] = t
+        out: queue.Queue[Outcome | None] = queue.Queue()
+
+        def serve(group: dict[str, Target]) -> None:
+            done: set[str] = set()
+
+            def emit(o: Outcome) -> None:
+                if o.node not in done:
+                    done.add(o.node)
+                    out.put(o)
+            try:
+                self._serve(group, action, deadline, emit)
+            except Exception as exc:  # a bug must not leave nodes unanswered
+                for node in group:
+                    emit(Outcome.failed(node, f"internal error: {_text(exc)}"))
+            finally:
+                for node in group:
+                    if node not in done:
+                        emit(Outcome.failed(node, "no answer (internal error)"))
+                out.put(None)
+
+        workers = max(1, min(limits.maxp, len(groups)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="esx") as pool:
+            for group in groups.values():
+                pool.submit(serve, group)
+            pending = len(groups)
+            while pending:
+                item = out.get()
+                if item is None:
+                    pending -= 1
+                else:
+                    yield item
+
+    def _serve(self, group: dict[str, Target], action: Action, deadline: float,
+               emit: Callable[[Outcome], None]) -> None:
+        ep = next(iter(group.values())).endpoint
+        for attempt in (1, 2):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                for node in group:
+                    emit(Outcome.failed(node, f"timed out reaching {ep.label}"))
+                return
+            try:
+                session = SESSIONS.get(ep, remaining)
+            except LoginError as exc:
+                for node in group:
+                    emit(Outcome.failed(node, str(exc)))
+                return
+            cached = session.reads > 0
+            try:
+                vms, hosts = _read_vms(session, self.props)
+                break
+            except Exception as exc:
+                SESSIONS.drop(session)
+                if attempt == 1 and cached and (_is_fault(exc) or _not_authenticated(exc)):
+                    # The server forgot a session we kept (expired, logged out, restarted:
+                    # NotAuthenticated, or its view gone): log in once more.
+                    continue
+                for node in group:
+                    emit(Outcome.failed(node, f"cannot read from {ep.label}: {_text(exc)}"))
+                return
+        found: dict[str, Record] = {}
+        for node, t in group.items():
+            picked = _pick(vms.get(t.vm, []), t, hosts)
+            if isinstance(picked, str):
+                emit(Outcome.failed(node, picked))
+            else:
+                found[node] = picked
+        if found:
+            self.act(session, found, hosts, action, deadline, emit)
+
+    def act(self, session: Session, found: dict[str, Record], hosts: Mapping[str, str],
+            action: Action, deadline: float, emit: Callable[[Outcome], None]) -> None:
+        raise NotImplementedError
+
+
+# -- power ------------------------------------------------------------------
+Step = tuple[str, Callable[[Any], Any]]
+"""(description, start): ``start(vm)`` returns a Task to await, or None when done at once."""
+
+
+def _task(name: str) -> Step:
+    return (name, lambda vm: getattr(vm, name)())
+
+
+def _shutdown_guest(vm: Any) -> None:
+    vm.ShutdownGuest()
+
+
+class _Plan:
+    def __init__(self, steps: list[Step], text: str, state: str) -> None:
+        self.steps = steps
+        self.text = text
+        self.state = state
+
+
+def power_plan(act: str, state: str) -> _Plan | str:
+    """What to do for ``act`` on a VM in ``state`` (on/off/suspended), or an error."""
+    on, off, reset = _task("PowerOnVM_Task"), _task("PowerOffVM_Task"), _task("ResetVM_Task")
+    if act == "stat":
+        return _Plan([], state, state)
+    if act == "on":
+        return _Plan([] if state == "on" else [on], "on", "on")
+    if act == "off":
+        return _Plan([] if state == "off" else [off], "off", "off")
+    if act == "softoff":
+        if state == "off":
+            return _Plan([], "off", "off")
+        if state == "suspended":
+            return "is suspended: softoff needs a running guest (use rpower off or wake)"
+        return _Plan([("ShutdownGuest", _shutdown_guest)], "softoff", "off")
+    if act == "reset":
+        if state != "on":
+            return f"is {state}: reset needs a running VM (use rpower on or boot)"
+        return _Plan([reset], "reset", "on")
+    if act == "boot":
+        if state == "on":
+            return _Plan([reset], "reset", "on")
+        return _Plan([on], "on", "on")
+    if act == "cycle":
+        if state == "off":
+            return _Plan([on], "on", "on")
+        return _Plan([off, on], "cycle", "on")
+    if act == "suspend":
+        if state == "suspended":
+            return _Plan([], "suspended", "suspended")
+        if state != "on":
+            return f"is {state}: only a running VM can be suspended"
+        return _Plan([_task("SuspendVM_Task")], "suspend", "suspended")
+    if act == "wake":
+        if state == "on":
+            return _Plan([], "on", "on")
+        if state != "suspended":
+            return f"is {state}, not suspended: use rpower on"
+        return _Plan([on], "wake", "on")
+    return f"rpower {act} is not supported by management method '{METHOD}'"
+
+
+def _fault_message(step: str, exc: BaseException) -> str:
+    from pyVmomi import vim
+
+    if step == "ShutdownGuest" and isinstance(exc, vim.fault.ToolsUnavailable):
+        return ("VMware Tools are not running in the guest: softoff needs them "
+                "(use rpower off)")
+    return f"{step} failed: {_text(exc)}"
+
+
+def run_steps(session: Session, work: dict[str, tuple[Any, list[Step]]], deadline: float,
+              finished: Callable[[str, str | None], None]) -> None:
+    """Carry out each node's steps in order; tasks of all nodes are polled together.
+
+    ``work`` maps node -> (VM object, steps); ``finished(node, error)`` is
+    called once per node.
+    """
+    from pyVmomi import vim, vmodl
+
+    pending: dict[str, tuple[Any, list[Step]]] = {n: (vm, list(s)) for n, (vm, s) in work.items()}
+    waiting: dict[str, tuple[str, Any]] = {}  # node -> (step name, task)
+    pool = ThreadPoolExecutor(max_workers=STARTERS, thread_name_prefix="esx-start")
+
+    def start(node: str) -> tuple[str, str | None, Any]:
+        vm, steps = pending[node]
+        name, begin = steps.pop(0)
+        try:
+            return node, name, begin(vm)
+        except Exception as exc:
+            return node, name, exc
+
+    def advance(nodes: Sequence[str]) -> None:
+        todo = list(nodes)
+        while todo:
+            ready = [n for n in todo if not pending[n][1]]
+            for n in ready:
+                finished(n, None)
+            todo = [n for n in todo if pending[n][1]]
+            if not todo:
+                return
+            again = []
+            for node, name, result in pool.map(start, todo):
+                if isinstance(result, BaseException):
+                    finished(node, _fault_message(str(name), result))
+                elif isinstance(result, vim.Task):
+                    waiting[node] = (str(name), result)
+                else:
+                    again.append(node)  # done at once: go on with its next step
+            todo = again
+
+    try:
+        advance(list(pending))
+        delay = POLL_FIRST
+        pc = vmodl.query.PropertyCollector
+        while waiting:
+            now = time.monotonic()
+            if now >= deadline:
+                for node, (name, _t) in waiting.items():
+                    finished(node, f"timed out waiting for {name} (it may still finish)")
+                return
+            time.sleep(min(delay, max(deadline - now, 0)))
+            delay = min(delay * 2, POLL_MAX)
+            spec = pc.FilterSpec(
+                objectSet=[pc.ObjectSpec(obj=task) for _n, (_s, task) in waiting.items()],
+                propSet=[pc.PropertySpec(type=vim.Task, pathSet=["info.state", "info.error"])])
+            states: dict[str, tuple[str, Any]] = {}
+            for oc in session.retrieve([spec]):
+                vals = {p.name: p.val for p in oc.propSet or ()}
+                states[oc.obj._moId] = (str(vals.get("info.state")), vals.get("info.error"))
+            done: list[str] = []
+            for node, (name, task) in list(waiting.items()):
+                st, err = states.get(task._moId, ("running", None))
+                if st == "success":
+                    done.append(node)
+                    del waiting[node]
+                elif st == "error":
+                    del waiting[node]
+                    finished(node, _fault_message(name, err) if err is not None
+                             else f"{name} failed")
+            if done:
+                advance(done)
+    finally:
+        pool.shutdown(wait=True)
+
+
+class EsxPower(_Esx, Power):
+    SUPPORTED = ("on", "off", "softoff", "reset", "boot", "cycle", "stat", "suspend", "wake")
+    props = ("runtime.powerState",)
+
+    def run(self, targets: Mapping[str, Any], action: Action, limits: Limits) -> Iterator[Outcome]:
+        if action.name not in self.SUPPORTED:
+            for node in targets:
+                yield Outcome.failed(node, f"rpower {action.name} is not supported by "
+                                           f"management method '{METHOD}'")
+            return
+        yield from super().run(targets, action, limits)
+
+    def act(self, session: Session, found: dict[str, Record], hosts: Mapping[str, str],
+            action: Action, deadline: float, emit: Callable[[Outcome], None]) -> None:
+        plans: dict[str, _Plan] = {}
+        work: dict[str, tuple[Any, list[Step]]] = {}
+        for node, rec in found.items():
+            plan = power_plan(action.name, rec.power)
+            if isinstance(plan, str):
+                emit(Outcome.failed(node, plan))
+                continue
+            plans[node] = plan
+            if plan.steps:
+                work[node] = (rec.obj, plan.steps)
+            else:
+                emit(Outcome.value(node, plan.text, plan.state))
+        if not work:
+            return
+
+        def finished(node: str, error: str | None) -> None:
+            if error:
+                emit(Outcome.failed(node, error))
+            else:
+                emit(Outcome.value(node, plans[node].text, plans[node].state))
+
+        try:
+            run_steps(session, work, deadline, finished)
+        except Exception as exc:
+            if not _is_fault(exc):
+                SESSIONS.drop(session)
+            for node in work:
+                emit(Outcome.failed(node, f"lost {session.endpoint.label}: {_text(exc)}"))
+
+
+# -- inventory --------------------------------------------------------------
+def _size_kb(kb: Any) -> str:
+    kb = int(kb or 0)
+    if kb >= 1024 * 1024 and kb % (1024 * 1024) == 0:
+        return f"{kb // (1024 * 1024)} GB"
+    if kb >= 1024:
+        return f"{kb / 1024:g} MB" if kb % 1024 else f"{kb // 1024} MB"
+    return f"{kb} KB"
+
+
+def _devices(rec: Record) -> tuple[list[Any], list[Any]]:
+    from pyVmomi import vim
+
+    devices = rec.get("config.hardware.device") or []
+    disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)]
+    nics = [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    return disks, nics
+
+
+def inventory_lines(rec: Record, items: Sequence[str], hosts: Mapping[str, str]
+                    ) -> list[tuple[str | None, str]]:
+    want = set(items)
+    every = "all" in want
+    lines: list[tuple[str | None, str]] = []
+    if every or want & {"uuid", "guid", "vpd"}:
+        lines.append(("UUID/GUID", str(rec.get("config.uuid") or "unknown")))
+    if every or "model" in want:
+        lines.append(("Guest OS", str(rec.get("config.guestFullName") or "unknown")))
+    if every or "vpd" in want:
+        lines.append(("Hardware Version", str(rec.get("config.version") or "unknown")))
+    if every:
+        lines.append(("CPUs", str(rec.get("config.hardware.numCPU") or 0)))
+        lines.append(("Memory", f"{rec.get('config.hardware.memoryMB') or 0} MB"))
+    disks, nics = _devices(rec)
+    if every:
+        for d in disks:
+            label = d.deviceInfo.label if d.deviceInfo else f"disk {d.key}"
+            size = getattr(d, "capacityInBytes", None)
+            text = _size_kb(size // 1024 if size else d.capacityInKB)
+            backing = getattr(d.backing, "fileName", None)
+            lines.append((label, f"{text} ({backing})" if backing else text))
+    if every or "mac" in want:
+        for n in nics:
+            label = n.deviceInfo.label if n.deviceInfo else f"NIC {n.key}"
+            net = getattr(n.backing, "deviceName", None) if n.backing else None
+            mac = n.macAddress or "unassigned"
+            lines.append((f"MAC Address ({label})", f"{mac} ({net})" if net else mac))
+    if every:
+        lines.append(("Host", _host_name(rec, hosts) or "unknown"))
+        lines.append(("Power State", rec.power))
+    for item in items:
+        if item not in ("all", "uuid", "guid", "vpd", "model", "mac"):
+            lines.append((item, "not applicable to a virtual machine"))
+    return lines
+
+
+class EsxInventory(_Esx, Inventory):
+    props = ("runtime.powerState", "runtime.host", "config.uuid", "config.guestFullName",
+             "config.version", "config.hardware.numCPU", "config.hardware.memoryMB",
+             "config.hardware.device")
+
+    def act(self, session: Session, found: dict[str, Record], hosts: Mapping[str, str],
+            action: Action, deadline: float, emit: Callable[[Outcome], None]) -> None:
+        items = list(action.options.get("items") or [action.name])
+        for node, rec in found.items():
+            emit(Outcome(node, lines=inventory_lines(rec, items, hosts)))
+
+
+# -- sensors ----------------------------------------------------------------
+def _stat(value: Any, unit: str) -> str:
+    return "not reported" if value is None else f"{value} {unit}"
+
+
+def vitals_lines(rec: Record, items: Sequence[str]) -> list[tuple[str | None, str]]:
+    want = set(items)
+    every = "all" in want
+    qs = rec.get("summary.quickStats")
+    lines: list[tuple[str | None, str]] = []
+    if every or "power" in want:
+        lines.append(("Power State", rec.power))
+    if every:
+        cpus = rec.get("config.hardware.numCPU")
+        lines.append(("CPU Usage", _stat(getattr(qs, "overallCpuUsage", None), "MHz")))
+        if rec.get("runtime.maxCpuUsage") is not None:
+            lines.append(("CPU Capacity", f"{rec.get('runtime.maxCpuUsage')} MHz"
+                          + (f" ({cpus} vCPUs)" if cpus else "")))
+        lines.append(("Guest Memory Usage", _stat(getattr(qs, "guestMemoryUsage", None), "MB")))
+        lines.append(("Host Memory Usage", _stat(getattr(qs, "hostMemoryUsage", None), "MB")))
+        lines.append(("Memory Size", f"{rec.get('config.hardware.memoryMB') or 0} MB"))
+        lines.append(("Uptime", _stat(getattr(qs, "uptimeSeconds", None), "s")))
+    for item in items:
+        if item not in ("all", "power"):
+            lines.append((item, "not applicable to a virtual machine"))
+    return lines
+
+
+class EsxSensors(_Esx, Sensors):
+    props = ("runtime.powerState", "runtime.maxCpuUsage", "summary.quickStats",
+             "config.hardware.numCPU", "config.hardware.memoryMB")
+
+    def act(self, session: Session, found: dict[str, Record], hosts: Mapping[str, str],
+            action: Action, deadline: float, emit: Callable[[Outcome], None]) -> None:
+        items = list(action.options.get("items") or [action.name])
+        for node, rec in found.items():
+            emit(Outcome(node, lines=vitals_lines(rec, items)))
+
+
+CAPABILITIES: dict[str, type[Capability]] = {
+    c.kind: c for c in (EsxPower, EsxInventory, EsxSensors)
+}
