@@ -450,3 +450,23 @@ def test_task_errors_and_deadlines_are_per_node() -> None:
     plan = vsphere.power_plan("boot", "suspended")
     assert not isinstance(plan, str) and plan.text == "on"
     assert vmodl  # imported for the fault types used above
+
+
+def test_rmigrate_relocates_through_vcenter(mn, sims, looks) -> None:  # type: ignore[no-untyped-def]
+    vc = sims[0]
+    vm = looks[0].vms()["DC0_H0_VM0"]
+    assert vm.runtime.host.name == "DC0_H0"
+    mn.ok("nodeadd", "DC0_H0,DC0_H1", "groups=all,hyps", f"hypervisor.mgr={vc.address}")
+    mn.ok("nodeadd", "DC0_H0_VM0", "groups=all,vms", "nodehm.mgt=esx", "vm.host=DC0_H0")
+    base_site(mn)
+    mn.ok("chtab", "key=vcenter", f"passwd.username={USER}", f"passwd.password={PASSWORD}")
+    assert mn.ok("rmigrate", "DC0_H0_VM0", "DC0_H1") == "DC0_H0_VM0: migrated to DC0_H1\n"
+    # vcsim's host VM lists lag a move: read the VM's own runtime.host
+    assert looks[0].vms()["DC0_H0_VM0"].runtime.host.name == "DC0_H1"
+    assert mn.ok("gettab", "node=DC0_H0_VM0", "vm.host").strip().endswith("DC0_H1")
+    r = mn.run("rmigrate", "DC0_H0_VM0", "DC0_H1")
+    assert "is already on DC0_H1" in r.err
+    r = mn.run("rmigrate", "DC0_H0_VM0", "nowhere")
+    assert "no host named 'nowhere'" in r.err
+    r = mn.run("rmvm", "DC0_H0_VM0")
+    assert r.err == "DC0_H0_VM0: Error: rmvm is not supported by management method 'esx'\n"

@@ -63,6 +63,7 @@ from xcatpy.backends.base import (
     Outcome,
     Power,
     Sensors,
+    VirtualMachine,
     _number,
 )
 
@@ -851,6 +852,68 @@ class EsxSensors(_Esx, Sensors):
             emit(Outcome(node, lines=vitals_lines(rec, items)))
 
 
+# -- VM lifecycle: rmigrate ----------------------------------------------------
+class EsxVirtualMachine(_Esx, VirtualMachine):
+    """rmigrate: RelocateVM_Task to another host of the same vCenter (a live move
+    when the VM is on), then ``vm.host`` is updated.  mkvm, rmvm, lsvm and chvm
+    are not implemented for vSphere yet."""
+
+    SUPPORTED = ("rmigrate",)
+    props = ("runtime.powerState", "runtime.host")
+
+    def run(self, targets: Mapping[str, Any], action: Action, limits: Limits) -> Iterator[Outcome]:
+        if action.name not in self.SUPPORTED:
+            for node in targets:
+                yield Outcome.failed(node, f"{action.name} is not supported by management "
+                                           f"method '{METHOD}'")
+            return
+        for node, t in list(targets.items()):
+            if t.endpoint.kind != "vcenter":
+                yield Outcome.failed(node, f"rmigrate needs a vCenter: set hypervisor.mgr of "
+                                           f"{t.host} (and no hypervisor.preferdirect)")
+        rest = {n: t for n, t in targets.items() if t.endpoint.kind == "vcenter"}
+        if rest:
+            yield from super().run(rest, action, limits)
+
+    def act(self, session: Session, found: dict[str, Record], hosts: Mapping[str, str],
+            action: Action, deadline: float, emit: Callable[[Outcome], None]) -> None:
+        from pyVmomi import vim
+
+        dest = str(action.options.get("target") or "").strip()
+        by_name = {_short(name): moid for moid, name in hosts.items()}
+        moid = by_name.get(_short(dest))
+        work: dict[str, tuple[Any, list[Step]]] = {}
+        for node, rec in found.items():
+            if moid is None:
+                emit(Outcome.failed(node, f"no host named {dest!r} on {session.endpoint.label}"))
+            elif rec.get("runtime.host") is not None and rec.get("runtime.host")._moId == moid:
+                emit(Outcome.failed(node, f"{node} is already on {dest}"))
+            else:
+                host = vim.HostSystem(moid, session.stub)
+
+                def relocate(vm: Any, host: Any = host) -> Any:
+                    return vm.RelocateVM_Task(spec=vim.vm.RelocateSpec(host=host))
+
+                work[node] = (rec.obj, [("RelocateVM_Task", relocate)])
+        if not work:
+            return
+
+        def finished(node: str, error: str | None) -> None:
+            if error:
+                emit(Outcome.failed(node, f"rmigrate to {dest} failed: {error}"))
+            else:
+                emit(Outcome(node, lines=[(None, f"migrated to {dest}")],
+                             updates={"vm": {"host": dest}}))
+
+        try:
+            run_steps(session, work, deadline, finished)
+        except Exception as exc:
+            if not _is_fault(exc):
+                SESSIONS.drop(session)
+            for node in work:
+                emit(Outcome.failed(node, f"lost {session.endpoint.label}: {_text(exc)}"))
+
+
 CAPABILITIES: dict[str, type[Capability]] = {
-    c.kind: c for c in (EsxPower, EsxInventory, EsxSensors)
+    c.kind: c for c in (EsxPower, EsxInventory, EsxSensors, EsxVirtualMachine)
 }
