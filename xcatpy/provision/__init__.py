@@ -1,0 +1,1 @@
+"""Provisioning: templates, hosts and DHCP configuration, boot loader entries."""
