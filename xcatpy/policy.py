@@ -30,6 +30,7 @@ import grp
 import os
 import pwd
 import re
+import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -323,7 +324,12 @@ def _compiled(pattern: str) -> re.Pattern[str] | PolicyValueError:
         return PolicyValueError("parameters", pattern,
                                 f"longer than {MAX_PARAMETERS} characters")
     try:
-        compiled = re.compile(pattern)
+        # Python warns about constructs whose meaning may change ("[[", "--" in
+        # a class); a policy row is compiled as written, so the warning would
+        # only reach the daemon's log once per pattern as noise.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            compiled = re.compile(pattern)
     except (re.error, RecursionError, OverflowError) as exc:
         return PolicyValueError("parameters", pattern,
                                 f"not a valid regular expression: {exc}")
