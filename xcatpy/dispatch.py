@@ -55,6 +55,8 @@ HANDLERS: dict[str, str] = {
     "lsvm": "xcatpy.commands.vm:lsvm",
     "chvm": "xcatpy.commands.vm:chvm",
     "rmigrate": "xcatpy.commands.vm:rmigrate",
+    "makehosts": "xcatpy.commands.netconf:makehosts",
+    "makedhcp": "xcatpy.commands.netconf:makedhcp",
 }
 
 
