@@ -468,5 +468,8 @@ def test_rmigrate_relocates_through_vcenter(mn, sims, looks) -> None:  # type: i
     assert "is already on DC0_H1" in r.err
     r = mn.run("rmigrate", "DC0_H0_VM0", "nowhere")
     assert "no host named 'nowhere'" in r.err
-    r = mn.run("rmvm", "DC0_H0_VM0")
-    assert r.err == "DC0_H0_VM0: Error: rmvm is not supported by management method 'esx'\n"
+    # Direct to a host, rmigrate has no vCenter to move the VM with.
+    mn.ok("chtab", "node=DC0_H1", "hypervisor.preferdirect=1")
+    r = mn.run("rmigrate", "DC0_H0_VM0", "DC0_H0")
+    assert r.err == ("DC0_H0_VM0: Error: rmigrate needs a vCenter: set hypervisor.mgr of "
+                     "DC0_H1 (and no hypervisor.preferdirect)\n")

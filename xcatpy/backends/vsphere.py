@@ -139,7 +139,7 @@ class Endpoint:
     @property
     def key(self) -> tuple[Any, ...]:
         secret = hashlib.sha256(self.password.encode()).hexdigest()
-        return (self.host, self.port, self.user, secret, self.insecure, self.cafile)
+        return (self.kind, self.host, self.port, self.user, secret, self.insecure, self.cafile)
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,16 @@ class Target:
     vm: str
     """The VM's name on its endpoint (the node name)."""
     host: str
-    """``vm.host``: the hypervisor node."""
+    """``vm.host``: the hypervisor node (for lsvm of a hypervisor: the node itself)."""
+    role: str = "vm"
+    """``vm``, or ``hypervisor`` for a node without ``vm.host`` (lsvm lists its VMs)."""
+    attrs: Mapping[tuple[str, str], str] = field(default_factory=dict, compare=False,
+                                                 repr=False)
+    """The node's values of the capability's columns (mkvm builds the VM from them)."""
+
+    def get(self, table: str, column: str) -> str | None:
+        value = self.attrs.get((table, column))
+        return value.strip() if value and value.strip() else None
 
 
 # -- sessions ---------------------------------------------------------------
@@ -201,19 +210,22 @@ class Session:
         self.si = si
         self.content = content
         self.stub = si._stub
-        self._view: Any = None
+        self._views: dict[tuple[str, ...], Any] = {}
         self._lock = threading.Lock()
         self.reads = 0
         """Bulk reads that succeeded on this session (0: freshly logged in)."""
 
-    def view(self) -> Any:
+    def view(self, kinds: Sequence[Any] | None = None) -> Any:
+        """A container view (made once per session) of ``kinds``: VMs and hosts by default."""
         from pyVmomi import vim
 
+        kinds = list(kinds or (vim.VirtualMachine, vim.HostSystem))
+        key = tuple(k._wsdlName for k in kinds)
         with self._lock:
-            if self._view is None:
-                self._view = self.content.viewManager.CreateContainerView(
-                    self.content.rootFolder, [vim.VirtualMachine, vim.HostSystem], True)
-            return self._view
+            if key not in self._views:
+                self._views[key] = self.content.viewManager.CreateContainerView(
+                    self.content.rootFolder, kinds, True)
+            return self._views[key]
 
     def retrieve(self, specs: Sequence[Any]) -> list[Any]:
         """Every ObjectContent for ``specs``: one RetrievePropertiesEx (plus its pages)."""
@@ -367,25 +379,55 @@ class Record:
 
 def _read_vms(session: Session, props: Sequence[str]) -> tuple[dict[str, list[Record]], dict[str, str]]:
     """({VM name: [records]}, {host moref id: host name}) in one property read."""
+    vms, hosts, _objs = _read_all(session, props)
+    return vms, hosts
+
+
+INFRA: dict[str, tuple[str, ...]] = {
+    "Datacenter": ("name", "vmFolder", "datastore", "network"),
+    "ComputeResource": ("name", "resourcePool", "host"),
+    "Datastore": ("name", "summary.type", "info"),
+    "Network": ("name",),
+}
+"""What mkvm needs to know about the inventory besides VMs and hosts."""
+
+
+def _read_all(session: Session, props: Sequence[str], host_props: Sequence[str] = (),
+              infra: bool = False
+              ) -> tuple[dict[str, list[Record]], dict[str, str], dict[str, Record]]:
+    """VMs by name, host names by moref id and, with ``host_props`` or ``infra``,
+    {moref id: Record} of hosts, datacenters, compute resources, datastores and
+    networks — all in ONE RetrievePropertiesEx (plus its pages)."""
     from pyVmomi import vim, vmodl
 
     pc = vmodl.query.PropertyCollector
-    view = session.view()
-    spec = pc.FilterSpec(
-        objectSet=[pc.ObjectSpec(obj=view, skip=True, selectSet=[
-            pc.TraversalSpec(name="view", type=vim.view.ContainerView, path="view", skip=False)])],
-        propSet=[pc.PropertySpec(type=vim.VirtualMachine, pathSet=sorted({"name", *props})),
-                 pc.PropertySpec(type=vim.HostSystem, pathSet=["name"])],
-    )
+
+    def over(view: Any, props: list[Any]) -> Any:
+        return pc.FilterSpec(
+            objectSet=[pc.ObjectSpec(obj=view, skip=True, selectSet=[
+                pc.TraversalSpec(name="view", type=vim.view.ContainerView, path="view",
+                                 skip=False)])],
+            propSet=props)
+
+    specs = [over(session.view(), [
+        pc.PropertySpec(type=vim.VirtualMachine, pathSet=sorted({"name", *props})),
+        pc.PropertySpec(type=vim.HostSystem, pathSet=sorted({"name", *host_props}))])]
+    if infra:
+        kinds = [getattr(vim, k) for k in INFRA]
+        specs.append(over(session.view(kinds), [
+            pc.PropertySpec(type=getattr(vim, k), pathSet=list(v)) for k, v in INFRA.items()]))
     vms: dict[str, list[Record]] = {}
     hosts: dict[str, str] = {}
-    for oc in session.retrieve([spec]):
+    objs: dict[str, Record] = {}
+    for oc in session.retrieve(specs):
         values = {p.name: p.val for p in oc.propSet or ()}
+        if isinstance(oc.obj, vim.VirtualMachine):
+            vms.setdefault(str(values.get("name", "")), []).append(Record(oc.obj, values))
+            continue
         if isinstance(oc.obj, vim.HostSystem):
             hosts[oc.obj._moId] = str(values.get("name", ""))
-        else:
-            vms.setdefault(str(values.get("name", "")), []).append(Record(oc.obj, values))
-    return vms, hosts
+        objs[oc.obj._moId] = Record(oc.obj, values)
+    return vms, hosts, objs
 
 
 def _host_name(record: Record, hosts: Mapping[str, str]) -> str | None:
@@ -430,48 +472,48 @@ class _Esx(Capability):
     def prepare(self, nodes: Sequence[str], facts: Facts) -> tuple[dict[str, Any], dict[str, str]]:
         targets: dict[str, Any] = {}
         errors: dict[str, str] = {}
-        hostof: dict[str, str] = {}
+        # The hypervisors' own rows, read in bulk by dispatch (``related``).
+        hv: Mapping[str, Mapping[tuple[str, str], str]] = getattr(facts, "related", {})
         for node in nodes:
             host = facts.get(node, "vm", "host")
             if host is None:
                 errors[node] = NO_HOST
-            else:
-                hostof[node] = host.strip()
-        # The hypervisors' own rows, read in bulk by dispatch (``related``).
-        hv: Mapping[str, Mapping[tuple[str, str], str]] = getattr(facts, "related", {})
-        insecure = _truthy(facts.site.get("esxinsecure"))
-        cafile = (facts.site.get("esxcafile") or "").strip() or None
-        vmware = facts.passwd.get("vmware") or {}
-        vcenter = facts.passwd.get("vcenter") or {}
-        for node, host in hostof.items():
+                continue
+            host = host.strip()
             row = hv.get(host, {})
-            mgr = (row.get(("hypervisor", "mgr")) or "").strip()
-            direct = _truthy(row.get(("hypervisor", "preferdirect")))
             try:
-                if mgr and not direct:
-                    address, port = parse_endpoint(mgr, f"hypervisor.mgr of {host}")
-                    user = vcenter.get("username") or ""
-                    password = vcenter.get("password") or ""
-                    if not user or not password:
-                        raise ValueError(
-                            f"no vCenter credentials for {mgr}: set the passwd table row "
-                            "with key=vcenter (username and password)")
-                    kind = "vcenter"
-                else:
-                    address, port = parse_endpoint(host, "vm.host")
-                    user = vmware.get("username") or "root"
-                    password = vmware.get("password") or ""
-                    if not password:
-                        raise ValueError(
-                            f"no ESXi credentials for {host}: set the passwd table row "
-                            "with key=vmware")
-                    kind = "host"
+                ep = self.endpoint(host, row.get(("hypervisor", "mgr")),
+                                   row.get(("hypervisor", "preferdirect")), facts)
             except ValueError as exc:
                 errors[node] = str(exc)
                 continue
-            ep = Endpoint(kind, address, port, user, password, insecure, cafile)
-            targets[node] = Target(ep, node, host)
+            targets[node] = Target(ep, node, host, "vm", dict(facts.attrs.get(node, {})))
         return targets, errors
+
+    @staticmethod
+    def endpoint(host: str, mgr: str | None, preferdirect: str | None, facts: Facts) -> Endpoint:
+        """Where hypervisor ``host`` is managed: its vCenter (``mgr``) or itself."""
+        insecure = _truthy(facts.site.get("esxinsecure"))
+        cafile = (facts.site.get("esxcafile") or "").strip() or None
+        mgr = (mgr or "").strip()
+        if mgr and not _truthy(preferdirect):
+            address, port = parse_endpoint(mgr, f"hypervisor.mgr of {host}")
+            vcenter = facts.passwd.get("vcenter") or {}
+            user = vcenter.get("username") or ""
+            password = vcenter.get("password") or ""
+            if not user or not password:
+                raise ValueError(
+                    f"no vCenter credentials for {mgr}: set the passwd table row "
+                    "with key=vcenter (username and password)")
+            return Endpoint("vcenter", address, port, user, password, insecure, cafile)
+        address, port = parse_endpoint(host, "vm.host")
+        vmware = facts.passwd.get("vmware") or {}
+        user = vmware.get("username") or "root"
+        password = vmware.get("password") or ""
+        if not password:
+            raise ValueError(f"no ESXi credentials for {host}: set the passwd table row "
+                             "with key=vmware")
+        return Endpoint("host", address, port, user, password, insecure, cafile)
 
     # -- running ----------------------------------------------------------
     def run(self, targets: Mapping[str, Any], action: Action, limits: Limits) -> Iterator[Outcome]:
@@ -529,7 +571,7 @@ class _Esx(Capability):
                 return
             cached = session.reads > 0
             try:
-                vms, hosts = _read_vms(session, self.props)
+                vms, hosts, objs = self.read(session, group, action)
                 break
             except Exception as exc:
                 SESSIONS.drop(session)
@@ -540,6 +582,19 @@ class _Esx(Capability):
                 for node in group:
                     emit(Outcome.failed(node, f"cannot read from {ep.label}: {_text(exc)}"))
                 return
+        self.handle(session, group, vms, hosts, objs, action, deadline, emit)
+
+    def read(self, session: Session, group: Mapping[str, Target], action: Action
+             ) -> tuple[dict[str, list[Record]], dict[str, str], dict[str, Record]]:
+        """The one bulk read of a request on one endpoint."""
+        vms, hosts = _read_vms(session, self.props)
+        return vms, hosts, {}
+
+    def handle(self, session: Session, group: Mapping[str, Target],
+               vms: Mapping[str, list[Record]], hosts: Mapping[str, str],
+               objs: Mapping[str, Record], action: Action, deadline: float,
+               emit: Callable[[Outcome], None]) -> None:
+        """Find each node's VM in what was read, then ``act`` on those found."""
         found: dict[str, Record] = {}
         for node, t in group.items():
             picked = _pick(vms.get(t.vm, []), t, hosts)
@@ -852,37 +907,553 @@ class EsxSensors(_Esx, Sensors):
             emit(Outcome(node, lines=vitals_lines(rec, items)))
 
 
-# -- VM lifecycle: rmigrate ----------------------------------------------------
-class EsxVirtualMachine(_Esx, VirtualMachine):
-    """rmigrate: RelocateVM_Task to another host of the same vCenter (a live move
-    when the VM is on), then ``vm.host`` is updated.  mkvm, rmvm, lsvm and chvm
-    are not implemented for vSphere yet."""
+# -- VM lifecycle: mkvm, rmvm, lsvm, chvm, rmigrate -----------------------------
+NIC_MODELS = {"e1000": "VirtualE1000", "e1000e": "VirtualE1000e", "vmxnet3": "VirtualVmxnet3",
+              "vmxnet2": "VirtualVmxnet2", "vmxnet": "VirtualVmxnet", "pcnet32": "VirtualPCNet32"}
+"""``vm.nicmodel`` -> NIC device class; empty (or kvm's ``virtio``) means e1000."""
+SCSI_KEY = -100
+"""Temporary key of a SCSI controller added together with its disks."""
 
-    SUPPORTED = ("rmigrate",)
+
+@dataclass(frozen=True)
+class Hypervisor:
+    """lsvm of a node without ``vm.host``: the node is taken as a hypervisor."""
+
+    node: str
+    endpoint: Endpoint | None
+    problem: str | None = None
+
+
+def esx_macs(node: str, count: int, have: str | None) -> tuple[list[str], bool]:
+    """(MACs for ``count`` NICs, whether any were made up) from ``mac.mac``.
+
+    ``mac.mac`` holds ``|``-separated addresses, each possibly followed by
+    ``!name``.  Missing ones are derived from the node name in VMware's range
+    for manually set addresses, 00:50:56:00:00:00-00:50:56:3f:ff:ff.
+    """
+    macs = [m.split("!")[0].strip().lower() for m in (have or "").split("|") if m.strip()]
+    made = False
+    i = 0
+    while len(macs) < count:
+        h = hashlib.sha256(f"{node}/{i}".encode()).digest()
+        mac = f"00:50:56:{h[0] & 0x3f:02x}:{h[1]:02x}:{h[2]:02x}"
+        i += 1
+        if mac not in macs:
+            macs.append(mac)
+            made = True
+    return macs, made
+
+
+def parse_storage(text: str | None) -> list[tuple[str, str, str]]:
+    """``vm.storage`` as ("vmfs", datastore, "") or ("nfs", server, path) items."""
+    out: list[tuple[str, str, str]] = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        scheme, sep, rest = item.partition("://")
+        scheme = scheme.lower()
+        if sep and scheme == "vmfs" and rest.strip("/"):
+            out.append(("vmfs", rest.strip("/"), ""))
+        elif sep and scheme == "nfs" and "/" in rest and rest.split("/", 1)[0]:
+            server, _, path = rest.partition("/")
+            out.append(("nfs", server, "/" + path.strip("/")))
+        else:
+            raise ValueError(f"vm.storage {item!r} is not supported by esx: use "
+                             "vmfs://datastore or nfs://server/path")
+    return out
+
+
+def nas_name(server: str, path: str) -> str:
+    """The datastore name an NFS export is mounted as (xCAT's ``nfs_<server>_<path>``)."""
+    return "nfs_" + "".join(c if c.isalnum() or c in "-." else "_"
+                            for c in f"{server}{path}".rstrip("/"))
+
+
+def _size_gib(nbytes: int) -> str:
+    gib = nbytes / (1 << 30)
+    return f"{gib:g} GiB" if gib >= 1 else f"{nbytes >> 20} MiB"
+
+
+def _ref_ids(value: Any) -> list[str]:
+    return [r._moId for r in value or ()]
+
+
+class _Inventory:
+    """What one bulk read says about hosts, datacenters, datastores and networks."""
+
+    def __init__(self, hosts: Mapping[str, str], objs: Mapping[str, Record]) -> None:
+        self.hosts = hosts
+        self.objs = objs
+
+    def host_for(self, t: Target) -> Record | str:
+        """The HostSystem a new VM of ``t`` goes on."""
+        want = _short(t.host)
+        named = [m for m, name in self.hosts.items() if _short(name) == want]
+        if len(named) == 1:
+            return self.objs[named[0]]
+        if t.endpoint.kind == "host" and len(self.hosts) == 1:
+            return self.objs[next(iter(self.hosts))]
+        if not named:
+            return f"no host named {t.host!r} on {t.endpoint.label}"
+        return f"{len(named)} hosts are named {t.host!r} on {t.endpoint.label}"
+
+    def datacenter_of(self, host: Record) -> Record | None:
+        mine = set(_ref_ids(host.get("datastore"))) | set(_ref_ids(host.get("network")))
+        dcs = [r for r in self.objs.values() if isinstance(r.obj, _vim().Datacenter)]
+        for dc in dcs:
+            if mine & (set(_ref_ids(dc.get("datastore"))) | set(_ref_ids(dc.get("network")))):
+                return dc
+        return dcs[0] if len(dcs) == 1 else None
+
+    def datastore(self, host: Record, item: tuple[str, str, str]) -> str | None:
+        """The name of the host's datastore for a ``vm.storage`` item, if mounted."""
+        kind, a, b = item
+        for moid in _ref_ids(host.get("datastore")):
+            ds = self.objs.get(moid)
+            if ds is None:
+                continue
+            if kind == "vmfs" and ds.get("name") == a:
+                return str(a)
+            nas = getattr(ds.get("info"), "nas", None)
+            if kind == "nfs" and nas is not None and _short(nas.remoteHost or "") == _short(a) \
+                    and (nas.remotePath or "").rstrip("/") == b.rstrip("/"):
+                return str(ds.get("name"))
+        return None
+
+    def network(self, host: Record, name: str) -> Any:
+        for moid in _ref_ids(host.get("network")):
+            net = self.objs.get(moid)
+            if net is not None and net.get("name") == name:
+                return net.obj
+        return None
+
+
+def _vim() -> Any:
+    from pyVmomi import vim
+
+    return vim
+
+
+def _mkvm_spec(node: str, t: Target, opts: Mapping[str, Any], inv: _Inventory, host: Record,
+               stores: Sequence[str]) -> tuple[Any, list[str], bool, int]:
+    """(ConfigSpec, MACs, whether MACs were made up, disks) of a new VM; ValueError if bad."""
+    from xcatpy.backends.libvirt import parse_size
+
+    vim = _vim()
+    memory = opts.get("memory") or parse_size(t.get("vm", "memory") or "512", "M")
+    cpus = str(opts.get("cpus") or t.get("vm", "cpus") or "1")
+    if not cpus.isdigit() or int(cpus) < 1:
+        raise ValueError(f"bad CPU count {cpus!r}: expected a whole number of at least 1")
+    model = (t.get("vm", "nicmodel") or "e1000").lower()
+    model = "e1000" if model == "virtio" else model
+    if model not in NIC_MODELS:
+        raise ValueError(f"vm.nicmodel {model!r} is not a vSphere NIC model "
+                         f"({', '.join(sorted(NIC_MODELS))})")
+    nets = [n.strip().removeprefix("network:").removeprefix("bridge:")
+            for n in (t.get("vm", "nics") or "").split(",") if n.strip()]
+    macs, made = esx_macs(node, len(nets), t.get("mac", "mac"))
+    changes: list[Any] = []
+    sizes = [int(s) for s in opts.get("sizes") or []]
+    if sizes:
+        changes.append(vim.vm.device.VirtualDeviceSpec(
+            operation="add", device=vim.vm.device.ParaVirtualSCSIController(
+                key=SCSI_KEY, busNumber=0, sharedBus="noSharing")))
+    units = [u for u in range(16) if u != 7]
+    for i, size in enumerate(sizes):
+        if i >= len(units):
+            raise ValueError(f"at most {len(units)} disks on one controller")
+        store = stores[min(i, len(stores) - 1)]
+        disk = vim.vm.device.VirtualDisk(
+            key=SCSI_KEY - 1 - i, controllerKey=SCSI_KEY, unitNumber=units[i],
+            capacityInKB=size // 1024,
+            backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                fileName=f"[{store}]", diskMode="persistent", thinProvisioned=True))
+        changes.append(vim.vm.device.VirtualDeviceSpec(operation="add", fileOperation="create",
+                                                       device=disk))
+    for i, (net, mac) in enumerate(zip(nets, macs, strict=False)):
+        ref = inv.network(host, net)
+        if ref is None:
+            raise ValueError(f"vm.nics: no network named {net!r} on host {host.get('name')}")
+        nic = getattr(vim.vm.device, NIC_MODELS[model])(
+            key=-200 - i, addressType="manual", macAddress=mac,
+            backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=net,
+                                                                        network=ref),
+            connectable=vim.vm.device.VirtualDevice.ConnectInfo(startConnected=True,
+                                                                allowGuestControl=True))
+        changes.append(vim.vm.device.VirtualDeviceSpec(operation="add", device=nic))
+    arch = (t.get("nodetype", "arch") or "x86_64").lower()
+    spec = vim.vm.ConfigSpec(
+        name=node, numCPUs=int(cpus), memoryMB=max(int(memory) >> 20, 4),
+        guestId="otherGuest64" if arch in ("x86_64", "amd64", "aarch64") else "otherGuest",
+        files=vim.vm.FileInfo(vmPathName=f"[{stores[0]}]"),
+        annotation=f"xCAT node {node}", deviceChange=changes)
+    return spec, macs[:len(nets)], made, len(sizes)
+
+
+def _disk_names(disk: Any, buses: Mapping[int, int]) -> set[str]:
+    names = set()
+    if disk.deviceInfo and disk.deviceInfo.label:
+        names.add(disk.deviceInfo.label.lower())
+    if disk.controllerKey in buses and disk.unitNumber is not None:
+        names.add(f"scsi{buses[disk.controllerKey]}:{disk.unitNumber}")
+    path = getattr(disk.backing, "fileName", None)
+    if path:
+        names.update({path.lower(), path.rpartition("/")[2].lower(),
+                      path.rpartition(" ")[2].lower()})
+    return names
+
+
+def _chvm_spec(node: str, rec: Record, opts: Mapping[str, Any]
+               ) -> tuple[Any, list[tuple[str | None, str]]]:
+    """(ConfigSpec, lines) for chvm on a VM as read; ValueError if a disk is unknown."""
+    vim = _vim()
+    devices = list(rec.get("config.hardware.device") or [])
+    ctrls = [d for d in devices if isinstance(d, vim.vm.device.VirtualSCSIController)]
+    buses = {c.key: c.busNumber for c in ctrls}
+    disks = [d for d in devices if isinstance(d, vim.vm.device.VirtualDisk)]
+    spec = vim.vm.ConfigSpec(deviceChange=[])
+    lines: list[tuple[str | None, str]] = []
+    if opts.get("cpus"):
+        spec.numCPUs = int(opts["cpus"])
+        lines.append(("CPUs", str(opts["cpus"])))
+    if opts.get("memory"):
+        spec.memoryMB = int(opts["memory"]) >> 20
+        lines.append(("Memory", f"{spec.memoryMB} MiB"))
+
+    def find(name: str) -> Any:
+        hits = [d for d in disks if name.lower() in _disk_names(d, buses)]
+        if len(hits) != 1:
+            raise ValueError(f"{node} has no disk {name}" if not hits
+                             else f"{name} names {len(hits)} disks of {node}")
+        return hits[0]
+
+    taken: set[int] = set()
+    for name, purge in [(n, False) for n in opts.get("detach") or []] + \
+                       [(n, True) for n in opts.get("purge") or []]:
+        disk = find(name)
+        if disk.key in taken:
+            raise ValueError(f"disk {name} of {node} is named twice")
+        taken.add(disk.key)
+        change = vim.vm.device.VirtualDeviceSpec(operation="remove", device=disk)
+        if purge:
+            change.fileOperation = "destroy"
+        spec.deviceChange.append(change)
+        lines.append((f"Disk {name}", "removed and purged" if purge else "removed"))
+    for name, size in (opts.get("resize") or {}).items():
+        disk = find(name)
+        if disk.key in taken:
+            raise ValueError(f"disk {name} of {node} is removed and resized at once")
+        have = int(getattr(disk, "capacityInBytes", None) or disk.capacityInKB * 1024)
+        if size < have:
+            raise ValueError(f"disk {name} of {node} is {_size_gib(have)}: "
+                             "a disk can only grow")
+        disk.capacityInKB = size // 1024
+        disk.capacityInBytes = size
+        spec.deviceChange.append(vim.vm.device.VirtualDeviceSpec(operation="edit", device=disk))
+        lines.append((f"Disk {name}", f"resized to {_size_gib(size)}"))
+    if opts.get("add"):
+        home = str(rec.get("config.files.vmPathName") or "")
+        store = home[1:home.index("]")] if home.startswith("[") and "]" in home else ""
+        if not store:
+            raise ValueError(f"cannot tell the datastore of {node} (config.files.vmPathName)")
+        if ctrls:
+            ckey, bus = ctrls[0].key, ctrls[0].busNumber
+        else:
+            ckey, bus = SCSI_KEY, 0
+            spec.deviceChange.append(vim.vm.device.VirtualDeviceSpec(
+                operation="add", device=vim.vm.device.ParaVirtualSCSIController(
+                    key=SCSI_KEY, busNumber=0, sharedBus="noSharing")))
+        used = {d.unitNumber for d in devices if d.controllerKey == ckey}
+        free = [u for u in range(16) if u != 7 and u not in used]
+        for i, size in enumerate(opts["add"]):
+            if i >= len(free):
+                raise ValueError(f"no free unit left on scsi{bus} of {node}")
+            disk = vim.vm.device.VirtualDisk(
+                key=SCSI_KEY - 1 - i, controllerKey=ckey, unitNumber=free[i],
+                capacityInKB=int(size) // 1024,
+                backing=vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
+                    fileName=f"[{store}]", diskMode="persistent", thinProvisioned=True))
+            spec.deviceChange.append(vim.vm.device.VirtualDeviceSpec(
+                operation="add", fileOperation="create", device=disk))
+            lines.append((f"Disk scsi{bus}:{free[i]}", f"added on [{store}] "
+                                                       f"({_size_gib(int(size))})"))
+    return spec, lines
+
+
+def vm_config_lines(rec: Record, hosts: Mapping[str, str]) -> list[tuple[str | None, str]]:
+    """lsvm of a VM node: where it runs, its state and its configuration."""
+    lines: list[tuple[str | None, str]] = [("Host", _host_name(rec, hosts) or "unknown"),
+                                           ("State", rec.power)]
+    lines += [x for x in inventory_lines(rec, ["all"], hosts)
+              if x[0] not in ("Host", "Power State")]
+    if rec.get("config.files.vmPathName"):
+        lines.append(("Config File", str(rec.get("config.files.vmPathName"))))
+    return lines
+
+
+class EsxVirtualMachine(_Esx, VirtualMachine):
+    """The VM lifecycle on vSphere, every action on an endpoint from ONE bulk read.
+
+    mkvm
+        ``CreateVM_Task`` in the datacenter's VM folder and the resource pool
+        of the VM's host (``vm.host``: the host of that name on a vCenter; the
+        host itself when direct).  Datastores come from ``vm.storage``
+        (``vmfs://name``, or ``nfs://server/path`` — an export the host has
+        not mounted yet is mounted once as ``nfs_<server>_<path>``); one disk
+        per ``-s`` size, the n-th on the n-th datastore (the last one for the
+        rest), thin, on a paravirtual SCSI controller.  CPUs and memory from
+        the options, else ``vm.cpus``/``vm.memory`` (1, 512 MiB).  One NIC per
+        ``vm.nics`` network (model ``vm.nicmodel``, e1000 by default), with
+        the MACs of ``mac.mac`` or made up (VMware's manual range) and then
+        written to ``mac.mac``.  A VM that exists already is an error unless
+        ``-f`` (it is then powered off and destroyed first).
+    rmvm
+        A VM that is on or suspended needs ``-f`` (powered off first).
+        ``-p`` destroys it with its files (``Destroy_Task``); without ``-p``
+        it is only unregistered and its files stay on the datastore.
+    lsvm
+        On a node without ``vm.host`` (a hypervisor, via its own
+        ``hypervisor.mgr`` or directly): its VMs and their power states; on a
+        VM node: its configuration.
+    chvm
+        ``--cpus``, ``--mem``, ``-a size`` (a new disk on the VM's datastore),
+        ``-d disk`` (detach, files kept), ``-p disk`` (detach and delete),
+        ``--resize disk=size`` (grow) in one ``ReconfigVM_Task``.  A disk is
+        named ``scsiB:U``, by its label (``Hard disk 2``) or its file name.
+    rmigrate
+        ``RelocateVM_Task`` to another host of the same vCenter (a live move
+        when the VM is on), then ``vm.host`` is updated.
+    """
+
+    SUPPORTED = VirtualMachine.ACTIONS
+    columns = {"vm": ("host", "storage", "memory", "cpus", "nics", "nicmodel"),
+               "mac": ("mac",), "nodetype": ("arch",),
+               "hypervisor": ("mgr", "preferdirect", "type")}
     props = ("runtime.powerState", "runtime.host")
+    PROPS = {
+        "mkvm": ("runtime.powerState", "runtime.host"),
+        "rmvm": ("runtime.powerState", "runtime.host"),
+        "chvm": ("runtime.powerState", "runtime.host", "config.hardware.device",
+                 "config.files.vmPathName"),
+        "rmigrate": ("runtime.powerState", "runtime.host"),
+        "lsvm": ("runtime.powerState", "runtime.host", "config.uuid", "config.guestFullName",
+                 "config.version", "config.hardware.numCPU", "config.hardware.memoryMB",
+                 "config.hardware.device", "config.files.vmPathName"),
+    }
+    HOST_PROPS = ("parent", "datastore", "network", "configManager.datastoreSystem")
+
+    def prepare(self, nodes: Sequence[str], facts: Facts) -> tuple[dict[str, Any], dict[str, str]]:
+        targets, errors = super().prepare(nodes, facts)
+        for node, msg in list(errors.items()):
+            if msg != NO_HOST:
+                continue
+            del errors[node]
+            try:
+                ep = self.endpoint(node, facts.get(node, "hypervisor", "mgr"),
+                                   facts.get(node, "hypervisor", "preferdirect"), facts)
+                targets[node] = Hypervisor(node, ep)
+            except ValueError as exc:
+                targets[node] = Hypervisor(node, None, str(exc))
+        return targets, errors
 
     def run(self, targets: Mapping[str, Any], action: Action, limits: Limits) -> Iterator[Outcome]:
-        if action.name not in self.SUPPORTED:
+        act = action.name
+        if act not in self.SUPPORTED:
             for node in targets:
-                yield Outcome.failed(node, f"{action.name} is not supported by management "
+                yield Outcome.failed(node, f"{act} is not supported by management "
                                            f"method '{METHOD}'")
             return
-        for node, t in list(targets.items()):
-            if t.endpoint.kind != "vcenter":
+        rest: dict[str, Any] = {}
+        for node, t in targets.items():
+            if isinstance(t, Hypervisor):
+                if act != "lsvm":
+                    yield Outcome.failed(node, NO_HOST)
+                elif t.endpoint is None:
+                    yield Outcome.failed(node, t.problem or NO_HOST)
+                else:
+                    rest[node] = t
+            elif act == "rmigrate" and t.endpoint.kind != "vcenter":
                 yield Outcome.failed(node, f"rmigrate needs a vCenter: set hypervisor.mgr of "
                                            f"{t.host} (and no hypervisor.preferdirect)")
-        rest = {n: t for n, t in targets.items() if t.endpoint.kind == "vcenter"}
+            else:
+                rest[node] = t
         if rest:
             yield from super().run(rest, action, limits)
 
+    def read(self, session: Session, group: Mapping[str, Any], action: Action
+             ) -> tuple[dict[str, list[Record]], dict[str, str], dict[str, Record]]:
+        mk = action.name == "mkvm"
+        return _read_all(session, self.PROPS.get(action.name, self.props),
+                         self.HOST_PROPS if mk else (), infra=mk)
+
+    def handle(self, session: Session, group: Mapping[str, Any],
+               vms: Mapping[str, list[Record]], hosts: Mapping[str, str],
+               objs: Mapping[str, Record], action: Action, deadline: float,
+               emit: Callable[[Outcome], None]) -> None:
+        act = action.name
+        if act == "mkvm":
+            self._mkvm(session, group, vms, _Inventory(hosts, objs), action, deadline, emit)
+            return
+        if act == "lsvm":
+            hyps = {n: t for n, t in group.items() if isinstance(t, Hypervisor)}
+            for node, t in hyps.items():
+                emit(_list_host(node, t.endpoint, vms, hosts))
+            group = {n: t for n, t in group.items() if n not in hyps}
+        super().handle(session, group, vms, hosts, objs, action, deadline, emit)
+
     def act(self, session: Session, found: dict[str, Record], hosts: Mapping[str, str],
             action: Action, deadline: float, emit: Callable[[Outcome], None]) -> None:
-        from pyVmomi import vim
+        act = action.name
+        if act == "lsvm":
+            for node, rec in found.items():
+                emit(Outcome(node, lines=vm_config_lines(rec, hosts)))
+            return
+        if act == "rmigrate":
+            self._rmigrate(session, found, hosts, action, deadline, emit)
+            return
+        opts = action.options
+        work: dict[str, tuple[Any, list[Step]]] = {}
+        done: dict[str, Outcome] = {}
+        for node, rec in found.items():
+            if act == "rmvm":
+                steps: list[Step] = []
+                if rec.power != "off":
+                    if not opts.get("force"):
+                        emit(Outcome.failed(node, f"{node} is {rec.power}: stop it first or "
+                                                  "use rmvm -f"))
+                        continue
+                    steps.append(_task("PowerOffVM_Task"))
+                if opts.get("purge"):
+                    steps.append(_task("Destroy_Task"))
+                    text = "removed, files deleted"
+                else:
+                    steps.append(("UnregisterVM", lambda vm: vm.UnregisterVM()))
+                    text = "removed (files kept on the datastore)"
+                work[node] = (rec.obj, steps)
+                done[node] = Outcome(node, lines=[(None, text)], state="off")
+            else:  # chvm
+                try:
+                    spec, lines = _chvm_spec(node, rec, opts)
+                except ValueError as exc:
+                    emit(Outcome.failed(node, str(exc)))
+                    continue
 
+                def reconfig(vm: Any, spec: Any = spec) -> Any:
+                    return vm.ReconfigVM_Task(spec=spec)
+
+                work[node] = (rec.obj, [("ReconfigVM_Task", reconfig)])
+                done[node] = Outcome(node, lines=lines)
+        _drive(session, work, deadline, done, emit)
+
+    def _mkvm(self, session: Session, group: Mapping[str, Target],
+              vms: Mapping[str, list[Record]], inv: _Inventory, action: Action, deadline: float,
+              emit: Callable[[Outcome], None]) -> None:
+        vim = _vim()
+        opts = action.options
+        plans: dict[str, tuple[Target, Record, list[tuple[str, str, str]], Record | None]] = {}
+        mounts: dict[tuple[str, str, str], str | None] = {}  # (host, server, path) -> error
+        for node, t in group.items():
+            existing: Record | None = None
+            records = vms.get(t.vm, [])
+            if records:
+                if not opts.get("force"):
+                    emit(Outcome.failed(node, f"VM {node} already exists on {t.endpoint.label} "
+                                              "(use rmvm first, or mkvm -f to replace it)"))
+                    continue
+                picked = _pick(records, t, inv.hosts)
+                if isinstance(picked, str):
+                    emit(Outcome.failed(node, picked))
+                    continue
+                existing = picked
+            host = inv.host_for(t)
+            if isinstance(host, str):
+                emit(Outcome.failed(node, host))
+                continue
+            try:
+                storage = parse_storage(t.get("vm", "storage"))
+            except ValueError as exc:
+                emit(Outcome.failed(node, str(exc)))
+                continue
+            if not storage:
+                emit(Outcome.failed(node, "mkvm needs vm.storage (vmfs://datastore or "
+                                          "nfs://server/path)"))
+                continue
+            for item in storage:
+                if item[0] == "nfs" and inv.datastore(host, item) is None:
+                    mounts[(host.obj._moId, item[1], item[2])] = None
+            plans[node] = (t, host, storage, existing)
+        # NFS exports not mounted yet: each once per host, before any VM is made.
+        for key in mounts:
+            moid, server, path = key
+            dss = inv.objs[moid].get("configManager.datastoreSystem")
+            try:
+                dss.CreateNasDatastore(spec=vim.host.NasVolume.Specification(
+                    remoteHost=server, remotePath=path, localPath=nas_name(server, path),
+                    accessMode="readWrite", type="NFS"))
+            except Exception as exc:
+                mounts[key] = (f"cannot mount nfs://{server}{path} on "
+                               f"{inv.hosts.get(moid, moid)}: {_text(exc)}")
+        work: dict[str, tuple[Any, list[Step]]] = {}
+        done: dict[str, Outcome] = {}
+        for node, (t, host, storage, existing) in plans.items():
+            hid = host.obj._moId
+            failed = [mounts[(hid, s, p)] for k, s, p in storage
+                      if k == "nfs" and mounts.get((hid, s, p))]
+            if failed:
+                emit(Outcome.failed(node, str(failed[0])))
+                continue
+            stores = [inv.datastore(host, item) or nas_name(item[1], item[2])
+                      if item[0] == "nfs" else inv.datastore(host, item) or ""
+                      for item in storage]
+            missing = [f"{k}://{a}{b}" for (k, a, b), s in zip(storage, stores, strict=True)
+                       if not s]
+            dc = inv.datacenter_of(host)
+            pool_ref = inv.objs.get(host.get("parent")._moId) if host.get("parent") else None
+            pool = pool_ref.get("resourcePool") if pool_ref else None
+            if missing:
+                emit(Outcome.failed(node, f"host {host.get('name')} has no datastore "
+                                          f"{missing[0]}"))
+                continue
+            if dc is None or pool is None:
+                emit(Outcome.failed(node, f"cannot tell the datacenter and resource pool of "
+                                          f"host {host.get('name')}"))
+                continue
+            try:
+                spec, macs, made, ndisks = _mkvm_spec(node, t, opts, inv, host, stores)
+            except ValueError as exc:
+                emit(Outcome.failed(node, str(exc)))
+                continue
+            folder, hostobj = dc.get("vmFolder"), host.obj
+
+            def create(_vm: Any, spec: Any = spec, folder: Any = folder, pool: Any = pool,
+                       hostobj: Any = hostobj) -> Any:
+                return folder.CreateVM_Task(config=spec, pool=pool, host=hostobj)
+
+            steps: list[Step] = []
+            if existing is not None:
+                if existing.power != "off":
+                    steps.append(_task("PowerOffVM_Task"))
+                steps.append(_task("Destroy_Task"))
+            steps.append(("CreateVM_Task", create))
+            work[node] = (existing.obj if existing else None, steps)
+            text = f"created on {host.get('name')} in [{stores[0]}]"
+            if ndisks:
+                text += f", {ndisks} disk{'s' if ndisks > 1 else ''}"
+            updates: dict[str, dict[str, str | None] | None] = {}
+            if made:
+                updates["mac"] = {"mac": "|".join(macs)}
+            done[node] = Outcome(node, lines=[(None, text)], state="off", updates=updates)
+        _drive(session, work, deadline, done, emit)
+
+    def _rmigrate(self, session: Session, found: dict[str, Record], hosts: Mapping[str, str],
+                  action: Action, deadline: float, emit: Callable[[Outcome], None]) -> None:
+        vim = _vim()
         dest = str(action.options.get("target") or "").strip()
         by_name = {_short(name): moid for moid, name in hosts.items()}
         moid = by_name.get(_short(dest))
         work: dict[str, tuple[Any, list[Step]]] = {}
+        done: dict[str, Outcome] = {}
         for node, rec in found.items():
             if moid is None:
                 emit(Outcome.failed(node, f"no host named {dest!r} on {session.endpoint.label}"))
@@ -895,23 +1466,47 @@ class EsxVirtualMachine(_Esx, VirtualMachine):
                     return vm.RelocateVM_Task(spec=vim.vm.RelocateSpec(host=host))
 
                 work[node] = (rec.obj, [("RelocateVM_Task", relocate)])
-        if not work:
-            return
+                done[node] = Outcome(node, lines=[(None, f"migrated to {dest}")],
+                                     updates={"vm": {"host": dest}})
+        _drive(session, work, deadline, done, emit, prefix=f"rmigrate to {dest}")
 
-        def finished(node: str, error: str | None) -> None:
-            if error:
-                emit(Outcome.failed(node, f"rmigrate to {dest} failed: {error}"))
-            else:
-                emit(Outcome(node, lines=[(None, f"migrated to {dest}")],
-                             updates={"vm": {"host": dest}}))
 
-        try:
-            run_steps(session, work, deadline, finished)
-        except Exception as exc:
-            if not _is_fault(exc):
-                SESSIONS.drop(session)
-            for node in work:
-                emit(Outcome.failed(node, f"lost {session.endpoint.label}: {_text(exc)}"))
+def _list_host(node: str, ep: Endpoint, vms: Mapping[str, list[Record]],
+               hosts: Mapping[str, str]) -> Outcome:
+    """lsvm of hypervisor ``node``: the VMs on it and their power states."""
+    want = _short(node)
+    mine = {m for m, name in hosts.items() if _short(name) == want}
+    if not mine and ep.kind == "vcenter":
+        return Outcome.failed(node, f"no host named {node!r} on {ep.label}")
+    lines: list[tuple[str | None, str]] = []
+    for name, records in sorted(vms.items()):
+        for rec in records:
+            ref = rec.get("runtime.host")
+            if not mine or (ref is not None and ref._moId in mine):
+                lines.append((name, rec.power))
+    return Outcome(node, lines=lines or [(None, "no virtual machines")])
+
+
+def _drive(session: Session, work: dict[str, tuple[Any, list[Step]]], deadline: float,
+           done: Mapping[str, Outcome], emit: Callable[[Outcome], None],
+           prefix: str | None = None) -> None:
+    """Run each node's steps; emit ``done[node]`` on success, the error otherwise."""
+    if not work:
+        return
+
+    def finished(node: str, error: str | None) -> None:
+        if error:
+            emit(Outcome.failed(node, f"{prefix} failed: {error}" if prefix else error))
+        else:
+            emit(done[node])
+
+    try:
+        run_steps(session, work, deadline, finished)
+    except Exception as exc:
+        if not _is_fault(exc):
+            SESSIONS.drop(session)
+        for node in work:
+            emit(Outcome.failed(node, f"lost {session.endpoint.label}: {_text(exc)}"))
 
 
 CAPABILITIES: dict[str, type[Capability]] = {
