@@ -1,1 +1,1 @@
-"""Provisioning: templates, hosts and DHCP configuration, boot loader entries."""
+"""Provisioning: install templates (``template``), password hashes (``cryptpw``)."""
