@@ -1,1 +1,1 @@
-"""Provisioning: install templates (``template``), password hashes (``cryptpw``)."""
+"""Provisioning: templates, hosts and DHCP configuration, boot loader entries."""
