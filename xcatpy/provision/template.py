@@ -854,6 +854,7 @@ def render(
         groups = {}
         programs = {}
         fixed: tuple[str, ...] | None = None
+        seen: dict[tuple[str, str, str], tuple[str, ...]] = {}
         if pkglist is not None:
             items = pkglist.split(",") if isinstance(pkglist, str) else pkglist
             fixed = tuple(str(p).strip() for p in items if str(p).strip())
@@ -861,12 +862,14 @@ def render(
             if fixed is not None:
                 key = fixed
             else:
-                profile = img.get("profile") or data.get(node, "nodetype", "profile") or ""
-                os_name = data.get(node, "nodetype", "os") or ""
-                arch = data.get(node, "nodetype", "arch") or ""
-                found = find_template(profile, os_name, arch, ext="pkglist",
-                                      installdir=installdir, sharedir=sharedir)
-                key = (str(found),) if found else ("", profile, os_name, arch)
+                facts = (img.get("profile") or data.get(node, "nodetype", "profile") or "",
+                         data.get(node, "nodetype", "os") or "",
+                         data.get(node, "nodetype", "arch") or "")
+                if facts not in seen:
+                    found = find_template(*facts, ext="pkglist",
+                                          installdir=installdir, sharedir=sharedir)
+                    seen[facts] = (str(found),) if found else ("", *facts)
+                key = seen[facts]
             groups.setdefault(key, []).append(node)
         extra: dict[str, set[str]] = {}
         for key in groups:
@@ -921,12 +924,16 @@ def render_nodes(
     attrs = view.attributes(nodes, {"nodetype": ["os", "arch", "profile"]}, ordered=False)
     groups: dict[Path, list[str]] = {}
     results: dict[str, Rendered] = {}
+    seen: dict[tuple[str, str, str], Path | None] = {}
     for node in nodes:
         profile = img.get("profile") or attrs.get(node, "nodetype", "profile") or ""
         os_name = img.get("osvers") or attrs.get(node, "nodetype", "os") or ""
         arch = img.get("osarch") or attrs.get(node, "nodetype", "arch") or ""
-        found = find_template(profile, os_name, arch, template=lin.get("template"),
-                              installdir=installdir, sharedir=sharedir)
+        facts = (profile, os_name, arch)
+        if facts not in seen:
+            seen[facts] = find_template(profile, os_name, arch, template=lin.get("template"),
+                                        installdir=installdir, sharedir=sharedir)
+        found = seen[facts]
         if found is None:
             results[node] = Rendered(node, error=(
                 f"no template for profile '{profile}', os '{os_name}', arch '{arch}'"
