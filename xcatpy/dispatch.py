@@ -57,6 +57,8 @@ HANDLERS: dict[str, str] = {
     "rmigrate": "xcatpy.commands.vm:rmigrate",
     "makehosts": "xcatpy.commands.netconf:makehosts",
     "makedhcp": "xcatpy.commands.netconf:makedhcp",
+    "nodeset": "xcatpy.commands.provision:nodeset",
+    "rinstall": "xcatpy.commands.provision:rinstall",
 }
 
 
