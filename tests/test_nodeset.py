@@ -317,9 +317,14 @@ def test_newcomer_node_goes_through_rinstall_and_calls_back(daemon, tmp_path) ->
     assert (tftp / "xcat/xnba/nodes/n02").is_file() and (tftp / "xcat/xnba/nodes/n02.uefi").is_file()
     _grub_check(tftp / "boot/grub2/n03")
     assert (tftp / "boot/grub2/grub.cfg-01-52-54-00-12-34-57").is_file()
+    xnba_before = (tftp / "xcat/xnba/nodes/n02").read_text()
     # the installer's callback from the node's own address
     req = b"<xcatrequest>\n<command>nextdestiny</command>\n</xcatrequest>\n"
     out = _ssl_client(daemon, req, bind="127.0.0.5")
     assert "<name>n01</name>" in out and "serverdone" in out, out
     assert mn.ok("nodels", "n01", "chain.currstate") == "n01: boot\n"
     assert mn.ok("nodels", "n02", "chain.currstate") == f"n02: {STATE}\n"
+    # ...and its boot entry now boots the disk, so it does not install again.
+    assert (tftp / "pxelinux.cfg/n01").read_text().startswith("#boot\n")
+    assert mn.ok("nodeset", "n01", "stat") == "n01: boot\n"
+    assert (tftp / "xcat/xnba/nodes/n02").read_text() == xnba_before

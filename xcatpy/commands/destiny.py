@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from xcatpy.commands._util import reading, request_nodes, writing
 from xcatpy.commands.context import Context
 from xcatpy.errors import UsageError
-from xcatpy.protocol import Request, Response, data, error
+from xcatpy.protocol import Request, Response, data, error, warning
 from xcatpy.store import rows
 from xcatpy.store.attrs import split_list
 
@@ -45,10 +45,16 @@ def next_state(currchain: str | None, chain: str | None) -> tuple[str, str]:
 
 
 def nextdestiny(req: Request, ctx: Context) -> Iterator[Response]:
+    """Move each node one step along its chain, then point its boot entry there.
+
+    An installer calls this when it is done; without the second step the
+    node's PXE/iPXE/GRUB file would still say install and it would install
+    again at its next network boot.
+    """
     out: list[Response] = []
     with writing(ctx) as (conn, view):
         nodes = _nodes(req, view)
-        res = view.attributes(nodes, {"chain": ["currchain", "chain"]})
+        res = view.attributes(nodes, {"chain": ["currchain", "chain"], "noderes": ["netboot"]})
         changes = []
         for node in nodes:
             state, rest = next_state(
@@ -59,4 +65,23 @@ def nextdestiny(req: Request, ctx: Context) -> Iterator[Response]:
         for node, messages in res.errors.items():
             out.extend(error(m, node=node) for m in messages)
         rows.upsert(conn, ctx.store, "chain", changes)
+        netbooted = [n for n in nodes
+                     if n not in res.errors and res.get(n, "noderes", "netboot")]
+    if netbooted:
+        out.extend(_rewrite_boot_entries(req, ctx, netbooted))
     yield from out
+
+
+def _rewrite_boot_entries(req: Request, ctx: Context, nodes: list[str]) -> list[Response]:
+    """``nodeset enact`` for ``nodes``: their boot files follow the new chain state.
+
+    The chain step has already happened; a boot file that cannot be written is
+    a warning, not a failure of the step.
+    """
+    from xcatpy.commands.provision import apply_nodeset
+
+    sub = Request("nodeset", noderange=",".join(nodes), nodes=list(nodes), cwd=req.cwd,
+                  environment=dict(req.environment), username=req.username)
+    responses, _done = apply_nodeset(sub, ctx, "enact", None, dhcp=False)
+    return [warning(f"boot entry not rewritten: {r.text}", node=r.node)
+            for r in responses if r.kind in ("error", "warning")]

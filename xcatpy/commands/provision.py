@@ -524,9 +524,13 @@ def _upsert(run: _Run, plans: list[_Plan]) -> None:
         rows.upsert(run.conn, run.ctx.store, table, changes)
 
 
-def apply_nodeset(req: Request, ctx: Context, verb: str, value: str | None
-                  ) -> tuple[list[Response], list[str]]:
-    """Run nodeset ``verb[=value]`` for the request's nodes → (responses, nodes done)."""
+def apply_nodeset(req: Request, ctx: Context, verb: str, value: str | None,
+                  *, dhcp: bool = True) -> tuple[list[Response], list[str]]:
+    """Run nodeset ``verb[=value]`` for the request's nodes → (responses, nodes done).
+
+    ``dhcp=False`` leaves the DHCP configuration alone (a chain step does not
+    change it).
+    """
     out: list[Response] = []
     done: list[str] = []
     with writing(ctx) as (conn, view):
@@ -590,7 +594,7 @@ def apply_nodeset(req: Request, ctx: Context, verb: str, value: str | None
                 out.append(data(states[node], node=node))
                 done.append(node)
         site = run.site
-    if done and verb not in ("stat",) and not _truthy_no(site.get("dhcpsetup")):
+    if dhcp and done and verb not in ("stat",) and not _truthy_no(site.get("dhcpsetup")):
         out += _makedhcp(ctx, req, done)
     return out, done
 
