@@ -15,6 +15,8 @@ nodes an "unsupported" error; nothing else fails.
 
 from __future__ import annotations
 
+import ipaddress
+import queue
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -210,3 +212,44 @@ def limits_from_site(site: Mapping[str, str], prefix: str = "ipmi") -> Limits:
         timeout=_number(site, f"{prefix}timeout", base.timeout, integer=False) or base.timeout,
         retries=int(_number(site, f"{prefix}retries", base.retries, integer=True)),
     )
+
+
+def split_host_port(text: str, column: str, default_port: int, noun: str = "") -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address → (host, port).
+
+    ``column`` (e.g. ``ipmi.bmc``) and ``noun`` (e.g. ``"BMC "``) only shape
+    the error messages, which name the value and where it came from.
+    """
+    host, port = text, ""
+    if text.startswith("["):
+        inner, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"bad {noun}address {text!r} in {column}: expected [v6addr]:port")
+        host, port = inner, rest[1:]
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+        if not port:
+            raise ValueError(f"bad {noun}port '' in {column} {text!r}")
+    elif ":" in text:
+        try:
+            ipaddress.IPv6Address(text)
+        except ValueError:
+            raise ValueError(f"bad {noun}address {text!r} in {column}") from None
+    if not host or any(c.isspace() for c in host) or "," in host:
+        raise ValueError(f"bad {noun}address {text!r} in {column}")
+    if port == "":
+        return host, default_port
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"bad {noun}port {port!r} in {column} {text!r}")
+    return host, int(port)
+
+
+def merged(out: queue.Queue[Outcome | None], producers: int) -> Iterator[Outcome]:
+    """Outcomes from a queue fed by ``producers`` threads, each ending with None."""
+    pending = producers
+    while pending:
+        item = out.get()
+        if item is None:
+            pending -= 1
+        else:
+            yield item

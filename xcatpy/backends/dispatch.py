@@ -23,6 +23,7 @@ from xcatpy.backends.base import (
     Facts,
     Limits,
     Outcome,
+    merged,
     unsupported,
 )
 from xcatpy.commands._util import reading
@@ -203,12 +204,6 @@ def _outcomes(plan: _Plan, action: Action) -> Iterator[Outcome]:
     ]
     for t in threads:
         t.start()
-    pending = len(threads)
-    while pending:
-        item = out.get()
-        if item is None:
-            pending -= 1
-        else:
-            yield item
+    yield from merged(out, len(threads))
     for t in threads:
         t.join(timeout=1)

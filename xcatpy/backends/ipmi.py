@@ -18,7 +18,6 @@ engine first, so dead ones fail in parallel instead of holding a worker.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from xcatpy.backends.base import (
     Power,
     Sensors,
     limits_from_site,
+    split_host_port,
 )
 
 DEFAULT_PORT = 623
@@ -69,28 +69,7 @@ def parse_bmc(text: str) -> tuple[str, int]:
     text = text.strip()
     if not text:
         raise ValueError(NO_BMC)
-    host, port = text, ""
-    if text.startswith("["):
-        inner, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"bad BMC address {text!r} in ipmi.bmc: expected [v6addr]:port")
-        host, port = inner, rest[1:]
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
-        if not port:
-            raise ValueError(f"bad BMC port '' in ipmi.bmc {text!r}")
-    elif ":" in text:
-        try:
-            ipaddress.IPv6Address(text)
-        except ValueError:
-            raise ValueError(f"bad BMC address {text!r} in ipmi.bmc") from None
-    if not host or any(c.isspace() for c in host) or "," in host:
-        raise ValueError(f"bad BMC address {text!r} in ipmi.bmc")
-    if port == "":
-        return host, DEFAULT_PORT
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"bad BMC port {port!r} in ipmi.bmc {text!r}")
-    return host, int(port)
+    return split_host_port(text, "ipmi.bmc", DEFAULT_PORT, noun="BMC ")
 
 
 class _Ipmi(Capability):

@@ -47,6 +47,7 @@ from xcatpy.backends.base import (
     Sensors,
     VirtualMachine,
     limits_from_site,
+    merged,
 )
 
 NO_HOST = "no hypervisor: set vm.host"
@@ -233,13 +234,7 @@ class _Kvm(Capability):
         try:
             for uri, items in groups.items():
                 pool.submit(drive, uri, items)
-            pending = len(groups)
-            while pending:
-                item = out.get()
-                if item is None:
-                    pending -= 1
-                else:
-                    yield item
+            yield from merged(out, len(groups))
         finally:
             pool.shutdown(wait=False)
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import ipaddress
 import queue
 import ssl
 import threading
@@ -65,6 +64,8 @@ from xcatpy.backends.base import (
     Sensors,
     VirtualMachine,
     _number,
+    merged,
+    split_host_port,
 )
 
 METHOD = "esx"
@@ -94,28 +95,7 @@ def parse_endpoint(text: str, column: str) -> tuple[str, int]:
     for prefix in ("https://", "http://"):
         if text.lower().startswith(prefix):
             text = text[len(prefix):].split("/", 1)[0]
-    host, port = text, ""
-    if text.startswith("["):
-        inner, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"bad address {text!r} in {column}: expected [v6addr]:port")
-        host, port = inner, rest[1:]
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
-        if not port:
-            raise ValueError(f"bad port '' in {column} {text!r}")
-    elif ":" in text:
-        try:
-            ipaddress.IPv6Address(text)
-        except ValueError:
-            raise ValueError(f"bad address {text!r} in {column}") from None
-    if not host or any(c.isspace() for c in host) or "," in host:
-        raise ValueError(f"bad address {text!r} in {column}")
-    if port == "":
-        return host, DEFAULT_PORT
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"bad port {port!r} in {column} {text!r}")
-    return host, int(port)
+    return split_host_port(text, column, DEFAULT_PORT)
 
 
 @dataclass(frozen=True)
@@ -546,13 +526,7 @@ class _Esx(Capability):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="esx") as pool:
             for group in groups.values():
                 pool.submit(serve, group)
-            pending = len(groups)
-            while pending:
-                item = out.get()
-                if item is None:
-                    pending -= 1
-                else:
-                    yield item
+            yield from merged(out, len(groups))
 
     def _serve(self, group: dict[str, Target], action: Action, deadline: float,
                emit: Callable[[Outcome], None]) -> None:
