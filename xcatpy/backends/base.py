@@ -15,6 +15,7 @@ nodes an "unsupported" error; nothing else fails.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import queue
 from abc import ABC, abstractmethod
@@ -253,3 +254,25 @@ def merged(out: queue.Queue[Outcome | None], producers: int) -> Iterator[Outcome
             pending -= 1
         else:
             yield item
+
+
+def vm_macs(node: str, count: int, have: str | None, oui: str,
+            first_mask: int = 0xFF) -> tuple[list[str], bool]:
+    """(MACs for ``count`` NICs, whether any were made up) from ``mac.mac``.
+
+    ``mac.mac`` holds ``|``-separated addresses, each possibly followed by
+    ``!name``; missing ones are derived from the node name under ``oui``
+    (e.g. ``52:54:00``), the fourth octet masked with ``first_mask`` so a
+    vendor's reserved range (VMware's manual 00:50:56:00-3f) is kept.
+    """
+    macs = [m.split("!")[0].strip().lower() for m in (have or "").split("|") if m.strip()]
+    made = False
+    i = 0
+    while len(macs) < count:
+        h = hashlib.sha256(f"{node}/{i}".encode()).digest()
+        mac = f"{oui}:{h[0] & first_mask:02x}:{h[1]:02x}:{h[2]:02x}"
+        i += 1
+        if mac not in macs:
+            macs.append(mac)
+            made = True
+    return macs, made

@@ -106,6 +106,11 @@ def _plan(ctx: Context, nodes: Sequence[str], action: Action, command: str,
             if cls is None:
                 plan.errors.extend(unsupported(n, method, command) for n in members)
                 continue
+            supported = getattr(cls, "SUPPORTED", None)
+            if supported is not None and action.name not in supported:
+                label = command if action.name == command else f"{command} {action.name}"
+                plan.errors.extend(unsupported(n, method, label) for n in members)
+                continue
             chosen.append((cls(), members))
         wanted: dict[str, list[str]] = {}
         keys: set[str] = set()

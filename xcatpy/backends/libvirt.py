@@ -23,7 +23,6 @@ vm.host``.
 
 from __future__ import annotations
 
-import hashlib
 import queue
 import re
 import threading
@@ -48,6 +47,7 @@ from xcatpy.backends.base import (
     VirtualMachine,
     limits_from_site,
     merged,
+    vm_macs,
 )
 
 NO_HOST = "no hypervisor: set vm.host"
@@ -291,12 +291,8 @@ class KvmPower(_Kvm, Power):
                  "suspend", "wake")
 
     def run(self, targets: Mapping[str, Any], action: Action, limits: Limits) -> Iterator[Outcome]:
+        # Actions outside SUPPORTED never get here: the dispatcher refuses them.
         act = action.name
-        if act not in self.SUPPORTED:
-            for node in targets:
-                yield Outcome.failed(node, f"rpower {act} is not supported by management "
-                                           "method 'kvm'")
-            return
         if act == "stat":
             live, orphans = _split_orphans(targets, lambda n: Outcome.value(n, "off", "off"))
             yield from orphans
@@ -569,22 +565,8 @@ BOOT_WORDS = {"net": "network", "network": "network", "pxe": "network", "hd": "h
 
 
 def node_macs(node: str, count: int, have: str | None) -> tuple[list[str], bool]:
-    """(MACs for ``count`` NICs, whether any were made up) from ``mac.mac``.
-
-    ``mac.mac`` holds ``|``-separated addresses, each possibly followed by
-    ``!name``; missing ones are derived from the node name (52:54:00 prefix).
-    """
-    macs = [m.split("!")[0].strip().lower() for m in (have or "").split("|") if m.strip()]
-    made = False
-    i = 0
-    while len(macs) < count:
-        h = hashlib.sha256(f"{node}/{i}".encode()).digest()
-        mac = f"52:54:00:{h[0]:02x}:{h[1]:02x}:{h[2]:02x}"
-        i += 1
-        if mac not in macs:
-            macs.append(mac)
-            made = True
-    return macs, made
+    """MACs for a KVM guest's NICs: ``mac.mac``, else made up under QEMU's 52:54:00."""
+    return vm_macs(node, count, have, "52:54:00")
 
 
 def storage_dirs(storage: str | None) -> list[str]:

@@ -66,6 +66,7 @@ from xcatpy.backends.base import (
     _number,
     merged,
     split_host_port,
+    vm_macs,
 )
 
 METHOD = "esx"
@@ -899,23 +900,9 @@ class Hypervisor:
 
 
 def esx_macs(node: str, count: int, have: str | None) -> tuple[list[str], bool]:
-    """(MACs for ``count`` NICs, whether any were made up) from ``mac.mac``.
-
-    ``mac.mac`` holds ``|``-separated addresses, each possibly followed by
-    ``!name``.  Missing ones are derived from the node name in VMware's range
-    for manually set addresses, 00:50:56:00:00:00-00:50:56:3f:ff:ff.
-    """
-    macs = [m.split("!")[0].strip().lower() for m in (have or "").split("|") if m.strip()]
-    made = False
-    i = 0
-    while len(macs) < count:
-        h = hashlib.sha256(f"{node}/{i}".encode()).digest()
-        mac = f"00:50:56:{h[0] & 0x3f:02x}:{h[1]:02x}:{h[2]:02x}"
-        i += 1
-        if mac not in macs:
-            macs.append(mac)
-            made = True
-    return macs, made
+    """MACs for an ESX VM's NICs: ``mac.mac``, else made up in VMware's manual
+    range 00:50:56:00:00:00-00:50:56:3f:ff:ff."""
+    return vm_macs(node, count, have, "00:50:56", first_mask=0x3F)
 
 
 def parse_storage(text: str | None) -> list[tuple[str, str, str]]:
@@ -1232,12 +1219,8 @@ class EsxVirtualMachine(_Esx, VirtualMachine):
         return targets, errors
 
     def run(self, targets: Mapping[str, Any], action: Action, limits: Limits) -> Iterator[Outcome]:
+        # Actions outside SUPPORTED never get here: the dispatcher refuses them.
         act = action.name
-        if act not in self.SUPPORTED:
-            for node in targets:
-                yield Outcome.failed(node, f"{act} is not supported by management "
-                                           f"method '{METHOD}'")
-            return
         rest: dict[str, Any] = {}
         for node, t in targets.items():
             if isinstance(t, Hypervisor):
