@@ -24,7 +24,6 @@ vm.host``.
 from __future__ import annotations
 
 import queue
-import re
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -47,6 +46,7 @@ from xcatpy.backends.base import (
     VirtualMachine,
     limits_from_site,
     merged,
+    parse_size,
     vm_macs,
 )
 
@@ -542,20 +542,6 @@ class KvmSensors(_Kvm, Sensors):
 
 
 # -- sizes ---------------------------------------------------------------------------------------
-_SCALE = {"B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(I?B)?")
-
-
-def parse_size(text: str, default_unit: str = "M") -> int:
-    """``"512"`` (in ``default_unit``), ``"512M"``, ``"2G"``, ``"2GiB"``, ``"1.5g"`` → bytes."""
-    m = _SIZE.fullmatch(text.strip().upper())
-    if not m:
-        raise ValueError(f"bad size {text!r}: expected a number with K, M, G or T")
-    unit = m.group(2) or ("B" if m.group(3) else default_unit)
-    value = int(float(m.group(1)) * _SCALE[unit])
-    if value <= 0:
-        raise ValueError(f"bad size {text!r}: must be more than 0")
-    return value
 
 
 # -- VM lifecycle ----------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ from xcatpy.backends.base import (
     VirtualMachine,
     _number,
     merged,
+    parse_size,
     split_host_port,
     vm_macs,
 )
@@ -735,14 +736,6 @@ class EsxPower(_Esx, Power):
     SUPPORTED = ("on", "off", "softoff", "reset", "boot", "cycle", "stat", "suspend", "wake")
     props = ("runtime.powerState",)
 
-    def run(self, targets: Mapping[str, Any], action: Action, limits: Limits) -> Iterator[Outcome]:
-        if action.name not in self.SUPPORTED:
-            for node in targets:
-                yield Outcome.failed(node, f"rpower {action.name} is not supported by "
-                                           f"management method '{METHOD}'")
-            return
-        yield from super().run(targets, action, limits)
-
     def act(self, session: Session, found: dict[str, Record], hosts: Mapping[str, str],
             action: Action, deadline: float, emit: Callable[[Outcome], None]) -> None:
         plans: dict[str, _Plan] = {}
@@ -757,22 +750,8 @@ class EsxPower(_Esx, Power):
                 work[node] = (rec.obj, plan.steps)
             else:
                 emit(Outcome.value(node, plan.text, plan.state))
-        if not work:
-            return
-
-        def finished(node: str, error: str | None) -> None:
-            if error:
-                emit(Outcome.failed(node, error))
-            else:
-                emit(Outcome.value(node, plans[node].text, plans[node].state))
-
-        try:
-            run_steps(session, work, deadline, finished)
-        except Exception as exc:
-            if not _is_fault(exc):
-                SESSIONS.drop(session)
-            for node in work:
-                emit(Outcome.failed(node, f"lost {session.endpoint.label}: {_text(exc)}"))
+        done = {n: Outcome.value(n, plans[n].text, plans[n].state) for n in work}
+        _drive(session, work, deadline, done, emit)
 
 
 # -- inventory --------------------------------------------------------------
@@ -999,7 +978,6 @@ def _vim() -> Any:
 def _mkvm_spec(node: str, t: Target, opts: Mapping[str, Any], inv: _Inventory, host: Record,
                stores: Sequence[str]) -> tuple[Any, list[str], bool, int]:
     """(ConfigSpec, MACs, whether MACs were made up, disks) of a new VM; ValueError if bad."""
-    from xcatpy.backends.libvirt import parse_size
 
     vim = _vim()
     memory = opts.get("memory") or parse_size(t.get("vm", "memory") or "512", "M")

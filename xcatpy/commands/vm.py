@@ -48,7 +48,7 @@ def _usage(command: str, problem: str) -> UsageError:
 
 
 def _size(command: str, text: str, unit: str) -> int:
-    from xcatpy.backends.libvirt import parse_size
+    from xcatpy.backends.base import parse_size
 
     try:
         return parse_size(text, unit)
