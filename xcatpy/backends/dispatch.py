@@ -159,11 +159,12 @@ def _related(
 
 def _passwd_rows(conn: Any, ctx: Context, keys: set[str]) -> dict[str, dict[str, str | None]]:
     from xcatpy.store import rows
+    from xcatpy.store.attrs import enabled
 
     out: dict[str, dict[str, str | None]] = {}
     for row in rows.read_rows(conn, ctx.store, "passwd"):
         key = row.get("key")
-        if key in keys and key not in out and (row.get("disable") or "") not in ("1", "yes"):
+        if key in keys and key not in out and enabled(row):
             out[key] = row
     return out
 

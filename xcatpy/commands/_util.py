@@ -84,3 +84,8 @@ def new_nodes(text: str, req: Request, view: Any) -> list[str]:
     from xcatpy.store.resolver import expand
 
     return expand(text, view, cwd=req.cwd, environment=req.environment or {}, verify=False)
+
+
+def says_no(value: str | None) -> bool:
+    """A site switch turned off: n, no, 0 or false (any case); unset is not 'no'."""
+    return (value or "").strip().lower() in ("n", "no", "0", "false")

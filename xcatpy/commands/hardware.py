@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from xcatpy.backends import base
 from xcatpy.backends.base import Action, Outcome
-from xcatpy.commands._util import has, parse_opts, reading, request_nodes, writing
+from xcatpy.commands._util import has, parse_opts, reading, request_nodes, says_no, writing
 from xcatpy.commands.context import Context
 from xcatpy.errors import UsageError
 from xcatpy.protocol import Request, Response, data, error
@@ -130,10 +130,6 @@ def _json_line(command: str, action: Action, outcome: Outcome) -> str:
     return json.dumps(obj, sort_keys=False)
 
 
-def _status_wanted(site: dict[str, str]) -> bool:
-    return (site.get("nodestatus") or "y").strip().lower() not in ("n", "no", "0", "false")
-
-
 def run(req: Request, ctx: Context) -> Iterator[Response]:
     """The one handler behind all six commands (``req.command`` says which)."""
     from xcatpy.backends import dispatch
@@ -162,7 +158,7 @@ def run(req: Request, ctx: Context) -> Iterator[Response]:
         else:
             for label, value in outcome.lines:
                 yield data(value, node=outcome.node, desc=label)
-    if statuses and _status_wanted(site):
+    if statuses and not says_no(site.get("nodestatus")):
         _record_status(ctx, statuses)
     if as_json and failed:
         yield error(f"{command}: {failed} of {len(nodes)} nodes failed")

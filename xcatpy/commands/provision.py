@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xcatpy.commands._util import has, parse_opts, request_nodes, writing
+from xcatpy.commands._util import has, parse_opts, request_nodes, says_no, writing
 from xcatpy.commands.context import Context
 from xcatpy.errors import UsageError, XcatError
 from xcatpy.protocol import Request, Response, data, error, info, warning
@@ -129,8 +129,6 @@ class _Overlay:
         return res
 
 
-def _truthy_no(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("n", "no", "0", "false")
 
 
 class _Run:
@@ -594,7 +592,7 @@ def apply_nodeset(req: Request, ctx: Context, verb: str, value: str | None,
                 out.append(data(states[node], node=node))
                 done.append(node)
         site = run.site
-    if dhcp and done and verb not in ("stat",) and not _truthy_no(site.get("dhcpsetup")):
+    if dhcp and done and verb not in ("stat",) and not says_no(site.get("dhcpsetup")):
         out += _makedhcp(ctx, req, done)
     return out, done
 
