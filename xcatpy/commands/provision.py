@@ -129,8 +129,6 @@ class _Overlay:
         return res
 
 
-
-
 class _Run:
     """One nodeset request: facts read in bulk, plans and errors per node."""
 
