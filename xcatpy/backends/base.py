@@ -188,6 +188,11 @@ class VirtualMachine(Capability):
     SUPPORTED: tuple[str, ...] = ACTIONS
 
 
+def error_text(exc: BaseException) -> str:
+    """What a node's error line says about ``exc``: its text, else its type."""
+    return str(exc).strip() or exc.__class__.__name__
+
+
 def unsupported(node: str, method: str, command: str) -> Outcome:
     return Outcome.failed(node, f"{command} is not supported by management method '{method}'")
 

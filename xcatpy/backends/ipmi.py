@@ -35,6 +35,7 @@ from xcatpy.backends.base import (
     Outcome,
     Power,
     Sensors,
+    error_text,
     limits_from_site,
     split_host_port,
 )
@@ -186,19 +187,14 @@ class _Ipmi(Capability):
                 try:
                     yield fut.result()
                 except Exception as exc:  # pyghmi raises its own and ours
-                    yield Outcome.failed(node, _message(exc))
-
-
-def _message(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text or exc.__class__.__name__
+                    yield Outcome.failed(node, error_text(exc))
 
 
 def _outcome(node: str, result: Any) -> Outcome:
     if isinstance(result, Outcome):
         return result
     if isinstance(result, BaseException):
-        return Outcome.failed(node, _message(result))
+        return Outcome.failed(node, error_text(result))
     return Outcome.failed(node, f"unexpected result {result!r}")
 
 

@@ -44,6 +44,7 @@ from xcatpy.backends.base import (
     Power,
     Sensors,
     VirtualMachine,
+    error_text,
     limits_from_site,
     merged,
     parse_size,
@@ -85,11 +86,6 @@ def shown(uri: str) -> str:
     netloc = parts.netloc.rpartition("@")[2]
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
-def _message(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text or exc.__class__.__name__
 
 
 # -- connections --------------------------------------------------------------
@@ -216,7 +212,7 @@ class _Kvm(Capability):
                         done.add(t.node)
                         out.put(Outcome.failed(
                             t.node, f"cannot connect to hypervisor {host} at {shown(uri)}: "
-                                    f"{_message(exc)}"))
+                                    f"{error_text(exc)}"))
                     return
                 for outcome in per_host(conn, items):
                     done.add(outcome.node)
@@ -225,7 +221,7 @@ class _Kvm(Capability):
                 _drop_if_dead(uri)
                 for t in items:
                     if t.node not in done:
-                        out.put(Outcome.failed(t.node, _message(exc)))
+                        out.put(Outcome.failed(t.node, error_text(exc)))
             finally:
                 out.put(None)
 
@@ -267,7 +263,7 @@ def _libvirt_message(exc: BaseException, t: Target) -> str:
     libvirt = _libvirt()
     if isinstance(exc, libvirt.libvirtError) and exc.get_error_code() == VIR_ERR_NO_DOMAIN:
         return f"VM {t.node} is not defined on hypervisor {t.host}"
-    return _message(exc)
+    return error_text(exc)
 
 
 def _split_orphans(
@@ -755,7 +751,7 @@ def _mkvm(conn: Any, t: Target, opts: Mapping[str, Any]) -> Outcome:
                 vol.delete(0)
             except Exception:
                 pass
-        return Outcome.failed(node, _message(exc))
+        return Outcome.failed(node, error_text(exc))
     updates: dict[str, dict[str, str | None] | None] = {"kvm_nodedata": {"xml": _inactive_xml(dom)}}
     if made:
         updates["mac"] = {"mac": "|".join(macs)}
@@ -903,13 +899,13 @@ def _rmigrate(conn: Any, t: Target, dest: str, dest_uri: str, limits: Limits) ->
         dconn = connection(dest_uri, limits.timeout)
     except Exception as exc:
         return Outcome.failed(node, f"cannot connect to hypervisor {dest} at {shown(dest_uri)}: "
-                                    f"{_message(exc)}")
+                                    f"{error_text(exc)}")
     flags = libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
     flags |= libvirt.VIR_MIGRATE_LIVE if dom.isActive() else libvirt.VIR_MIGRATE_OFFLINE
     try:
         dom.migrate(dconn, flags, None, None, 0)
     except libvirt.libvirtError as exc:
-        return Outcome.failed(node, f"rmigrate to {dest} failed: {_message(exc)}")
+        return Outcome.failed(node, f"rmigrate to {dest} failed: {error_text(exc)}")
     return Outcome(node, lines=[(None, f"migrated to {dest}")], updates={"vm": {"host": dest}})
 
 
